@@ -1,0 +1,101 @@
+"""The alternative provision commissioning portal: create_app() builds the Flask application."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.config import INSTANCE_DIR, load_config
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.update(load_config(overrides=overrides))
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    _init_templates(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from portal.errors import init_error_pages
+    from portal.security import init_security_headers
+
+    init_error_pages(app)
+    init_security_headers(app)
+
+    from portal.cli import register_cli
+
+    register_cli(app)
+
+    if app.config.get("PROXY_FIX_X_FOR"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
+    return app
+
+
+def _init_templates(app: Flask) -> None:
+    app.jinja_loader = ChoiceLoader(
+        [
+            PackageLoader("portal"),
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    # A council service keeps the GOV.UK Frontend look but not the GOV.UK brand.
+    app.jinja_env.globals["govukRebrand"] = False
+
+    from govuk_frontend_wtf.main import WTFormsHelpers
+
+    WTFormsHelpers(app)
+
+    from flask_login import current_user
+
+    from portal.navigation import navigation_for
+
+    @app.context_processor
+    def inject_layout():
+        nav = navigation_for(current_user.role) if current_user.is_authenticated else []
+        return {
+            "council_name": app.config["COUNCIL_NAME"],
+            "service_name": app.config["SERVICE_NAME"],
+            "service_navigation": nav,
+        }
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+    from portal.services.accounts import user_for_session_token
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(user_for_session_token)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from portal.database import enable_sqlite_pragmas
+
+        with app.app_context():
+            enable_sqlite_pragmas(db.engine)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.blueprints import auth, manager, officer, pages, provider
+
+    for module in (pages, auth, officer, provider, manager):
+        app.register_blueprint(module.bp)

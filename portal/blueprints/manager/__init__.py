@@ -1,0 +1,14 @@
+"""The manager area."""
+
+from flask import Blueprint, render_template
+
+from portal.access import roles
+from portal.models import Role
+
+bp = Blueprint("manager", __name__, url_prefix="/manager")
+
+
+@bp.get("/")
+@roles(Role.MANAGER)
+def home():
+    return render_template("manager/home.html")

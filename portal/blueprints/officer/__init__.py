@@ -1,0 +1,14 @@
+"""The officer area."""
+
+from flask import Blueprint, render_template
+
+from portal.access import roles
+from portal.models import Role
+
+bp = Blueprint("officer", __name__, url_prefix="/officer")
+
+
+@bp.get("/")
+@roles(Role.OFFICER)
+def home():
+    return render_template("officer/home.html")

@@ -1,0 +1,91 @@
+"""Settings from the environment, in one place.
+
+PORTAL_ENV chooses the kind of deployment: ``production`` (the default, so a forgotten setting fails safe),
+``development`` (``make run``) or ``test`` (the test suite).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+# Keys that must never sign a production session: the development default and obvious stand-ins.
+_WEAK_SECRET_KEYS = {"", "dev", "development", "change-me", "changeme", "secret", "insecure-development-key"}
+DEVELOPMENT_SECRET_KEY = "insecure-development-key"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """The environment does not describe a deployment the portal can safely run."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def default_sqlite_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}"
+
+
+def load_config(env: dict[str, str] | None = None, overrides: dict | None = None) -> dict:
+    """Build the Flask config from environment variables; raise ConfigError for an unsafe production setup."""
+    env = dict(os.environ if env is None else env)
+    portal_env = env.get("PORTAL_ENV", "production").strip().lower()
+    if portal_env not in {"production", "development", "test"}:
+        raise ConfigError(f"PORTAL_ENV must be production, development or test, not {portal_env!r}")
+    is_production = portal_env == "production"
+
+    secret_key = env.get("SECRET_KEY", "")
+    if is_production and (secret_key.lower() in _WEAK_SECRET_KEYS or len(secret_key) < MIN_SECRET_KEY_LENGTH):
+        raise ConfigError(
+            "SECRET_KEY must be set to a random value of at least 32 characters in production "
+            '(for example: python -c "import secrets; print(secrets.token_hex(32))")'
+        )
+
+    config = {
+        "PORTAL_ENV": portal_env,
+        "SECRET_KEY": secret_key or DEVELOPMENT_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or default_sqlite_url(),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "TESTING": portal_env == "test",
+        # Sessions: the cookie carries only the user's session token; the server can end it.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), default=is_production),
+        "SESSION_COOKIE_NAME": "ap_portal_session",
+        "REMEMBER_COOKIE_DURATION": 0,
+        "HSTS_ENABLED": _bool(env.get("HSTS_ENABLED"), default=is_production),
+        # Forms and uploads.
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; sessions expire on their own
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(10 * 1024 * 1024))),
+        # Mail (the outbox worker reads these).
+        "MAIL_SERVER": env.get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS"), default=False),
+        "MAIL_FROM": env.get("MAIL_FROM", "ap-commissioning@council.example"),
+        "MAIL_TO_LOG": _bool(env.get("MAIL_TO_LOG"), default=portal_env == "development"),
+        # Rate limits: memory by default; a Redis URL shares the counts between app servers.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        # Behind a load balancer: how many proxies' X-Forwarded-For / -Proto headers to trust (0: none).
+        "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
+        # Words shown in the page header and footer.
+        "COUNCIL_NAME": env.get("COUNCIL_NAME", "London Borough of Hillingdon"),
+        "SERVICE_NAME": "Alternative provision commissioning",
+    }
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; a plain postgresql:// URL would ask for psycopg2.
+        config["SQLALCHEMY_DATABASE_URI"] = config["SQLALCHEMY_DATABASE_URI"].replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
+    config.update(overrides or {})
+    return config

@@ -1,0 +1,20 @@
+"""The service navigation each role sees. An area adds its pages here as they are built."""
+
+from __future__ import annotations
+
+from flask import request, url_for
+
+from portal.models import Role
+
+NAVIGATION: dict[Role, list[tuple[str, str]]] = {
+    Role.OFFICER: [("Home", "officer.home")],
+    Role.PROVIDER: [("Home", "provider.home")],
+    Role.MANAGER: [("Home", "manager.home")],
+}
+
+
+def navigation_for(role: Role) -> list[dict]:
+    return [
+        {"text": text, "href": url_for(endpoint), "current": request.endpoint == endpoint}
+        for text, endpoint in NAVIGATION[role]
+    ]

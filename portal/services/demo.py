@@ -1,0 +1,97 @@
+"""Demo data for development: the Hillingdon DPS, its lots, the council services and one account of each kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import Arrangement, CouncilService, Lot, Provider, Regime, Role, User
+from portal.services.accounts import create_user
+
+ARRANGEMENT = ("Hillingdon Alternative Provision DPS", Regime.PCR2015_DPS, date(2024, 4, 1), date(2031, 3, 31))
+LOTS = [
+    (1, "Full Time Education Provision"),
+    (2, "Part Time Education Provision"),
+    (3, "Bespoke Provision"),
+    (4, "Support for post-16 Education and Preparation for Adulthood"),
+]
+SERVICES = [
+    "SEND",
+    "Inclusion",
+    "Virtual School",
+    "Medical Needs",
+    "Children Missing Education",
+    "Post-16",
+]
+PROVIDERS = [
+    "Brookfield Learning Centre",
+    "Colne Valley Tutors",
+    "Harefield Horizons Academy",
+    "Pinewood Therapeutic Education",
+    "Ruislip Vocational Skills",
+    "Uxbridge Youth Trust",
+    "West Drayton Outdoor Learning",
+    "Yiewsley Preparation for Adulthood",
+]
+# Known passwords are for a developer's laptop only: seeding refuses to run outside development unless forced.
+DEMO_PASSWORD = "demo-password-2026"
+
+
+@dataclass(frozen=True)
+class DemoSignIn:
+    role: Role
+    email: str
+    organisation: str
+
+
+def _demo_users() -> list[tuple[str, str, Role, str | None, str | None]]:
+    users = [("manager@council.example", "Morgan Manager", Role.MANAGER, None, None)]
+    for email, name, service in [
+        ("send.officer@council.example", "Sam Send", "SEND"),
+        ("inclusion.officer@council.example", "Ira Inclusion", "Inclusion"),
+        ("virtual.school@council.example", "Val Virtual", "Virtual School"),
+    ]:
+        users.append((email, name, Role.OFFICER, service, None))
+    for number, provider in enumerate(PROVIDERS, start=1):
+        users.append((f"provider{number}@provider.example", f"Provider User {number}", Role.PROVIDER, None, provider))
+    return users
+
+
+def _get_or_create(model, lookup: dict, **values):
+    instance = db.session.scalar(sa.select(model).filter_by(**lookup))
+    if instance is None:
+        instance = model(**lookup, **values)
+        db.session.add(instance)
+        db.session.flush()
+    return instance
+
+
+def seed_demo() -> list[DemoSignIn]:
+    """Create whatever of the demo is missing; running it twice changes nothing."""
+    name, regime, start, end = ARRANGEMENT
+    arrangement = _get_or_create(Arrangement, {"name": name}, regime=regime, start_date=start, end_date=end)
+    for number, title in LOTS:
+        _get_or_create(Lot, {"arrangement_id": arrangement.id, "number": number}, title=title)
+    for service in SERVICES:
+        _get_or_create(CouncilService, {"name": service})
+    for provider in PROVIDERS:
+        _get_or_create(Provider, {"name": provider})
+
+    sign_ins = []
+    for email, person, role, service, provider in _demo_users():
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        if user is None:
+            user = create_user(
+                email=email,
+                name=person,
+                role=role,
+                password=DEMO_PASSWORD,
+                service_name=service,
+                provider_name=provider,
+            )
+        sign_ins.append(DemoSignIn(role=role, email=email, organisation=user.organisation_name))
+    db.session.commit()
+    return sign_ins

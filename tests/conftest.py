@@ -1,0 +1,121 @@
+"""Fixtures for every suite. The schema is built by the migrations, on SQLite by default or on the PostgreSQL named
+by TEST_DATABASE_URL. Each test starts with empty tables (rows are deleted after it), so a live server thread and
+concurrent threads see real commits."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+
+os.environ["PORTAL_ENV"] = "test"
+
+from portal import create_app  # noqa: E402
+from portal.extensions import db, limiter  # noqa: E402
+from tests.factories import make_user  # noqa: E402
+
+TEST_CONFIG = {
+    # High enough that signing in many times in one test run never trips it; the rate-limit test sets its own.
+    "LOGIN_RATE_LIMIT": "10000 per minute",
+    "SERVER_NAME": None,
+}
+
+
+def _reset_database(url: str) -> None:
+    """Start from an empty database: the migrations, not create_all(), make the schema."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        else:
+            for table in sa.inspect(conn).get_table_names():
+                conn.execute(sa.text(f'DROP TABLE "{table}"'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def make_app(database_url: str, **overrides):
+    return create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from flask_migrate import upgrade
+
+    _reset_database(database_url)
+    app = make_app(database_url)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request):
+    """Delete every row after each test that used the database."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+    limiter.reset()
+
+
+@pytest.fixture
+def app_context(app):
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def user_factory(app):
+    """make(role, **fields) -> a committed, detached User whose password is tests.helpers.DEFAULT_PASSWORD.
+
+    The app context is pushed only while making the user: a context left pushed would be shared by the test
+    client's requests (Flask reuses an active context), and with it flask.g and the database session.
+    """
+
+    def make(role, **fields):
+        with app.app_context():
+            user = make_user(role, **fields)
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return make
+
+
+@pytest.fixture
+def fetch(app):
+    """fetch(Model, id) -> a fresh, detached copy of a row, read outside any request."""
+
+    def get(model, ident):
+        with app.app_context():
+            obj = db.session.get(model, ident)
+            if obj is not None:
+                db.session.expunge(obj)
+            return obj
+
+    return get
