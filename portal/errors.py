@@ -44,7 +44,7 @@ def init_error_pages(app: Flask) -> None:
         title, message = ERROR_PAGES.get(error.code, (error.name, error.description))
         response = render_error(error.code, title, message)
         if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
-            return (*response, {"Allow": ", ".join(error.valid_methods)})
+            return (*response, {"Allow": ", ".join(sorted(error.valid_methods))})
         return response
 
     def handle_csrf_error(error: CSRFError):

@@ -1,0 +1,55 @@
+# The two commands that matter: `make run` (the portal on SQLite with demo data) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+DEV_ENV := PORTAL_ENV=development
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-dev chromium migrate seed frontend clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamp files: pip runs again only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(DEV_ENV) $(FLASK) db upgrade
+
+seed: migrate
+	$(DEV_ENV) $(FLASK) seed demo
+
+run: seed
+	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C to stop). Sign in with one of the accounts above."
+	$(DEV_ENV) $(FLASK) run --host 127.0.0.1 --port 5000
+
+# Browser tests drive Debian's chromium; install it when missing and we are root (never a test tool's own download).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; \
+		fi; \
+	fi
+
+test: install-dev chromium
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Rebuild the vendored GOV.UK Frontend, htmx and axe-core files (needs npm; the built files are committed).
+frontend:
+	npm ci && npm run build
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,103 @@
+"""What the browser tests do again and again: sign in and out through the forms, and run axe-core on a page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
+
+from tests.helpers import DEFAULT_PASSWORD
+
+E2E_DIR = Path(__file__).resolve().parent
+AXE_SCRIPT = E2E_DIR / "vendor" / "axe-core-4.14.1.min.js"
+AXE_URL_PATH = "/_e2e/axe.js"  # served by the live server (see conftest.py), so the page's CSP allows it
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def submit_sign_in(page: Page, email: str, password: str = DEFAULT_PASSWORD) -> None:
+    """Fill in and send the sign-in form, as a person would."""
+    page.goto("/sign-in")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in(page: Page, user, home: str | None = None) -> None:
+    """Sign a factory user in and wait for their home page (``/<role>/`` unless ``home`` says otherwise)."""
+    submit_sign_in(page, user.email)
+    expect(page).to_have_url(page_url(page, home or f"/{user.role.value}/"))
+    page.wait_for_load_state()
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(page_url(page, "/sign-in"))
+    page.wait_for_load_state()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("You have signed out.")
+
+
+def page_url(page: Page, path: str) -> str:
+    """The absolute URL of ``path`` on the site the page is on."""
+    parts = urlsplit(page.url)
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def axe(page: Page) -> None:
+    """Run axe-core on the page as it is now and fail listing every WCAG 2.2 A/AA violation it finds."""
+    page.add_script_tag(url=page_url(page, AXE_URL_PATH))
+    results = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    violations = results["violations"]
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} <{violation['helpUrl']}>")
+        for node in violation["nodes"]:
+            target = " ".join(map(str, node["target"]))
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(f"    {target}: {summary}")
+    assert not violations, f"axe found {len(violations)} violation(s) on {page.url}:\n" + "\n".join(lines)
+
+
+@dataclass
+class PageProblems:
+    """What went wrong on a page's sub-resources or console while a test ran."""
+
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    error_responses: list[str] = field(default_factory=list)
+    # Main documents answered with an error status: chromium logs "Failed to load resource" for them too.
+    error_documents: set[str] = field(default_factory=set)
+
+    def watch(self, page: Page) -> None:
+        page.on("console", self._on_console)
+        page.on("requestfailed", self._on_request_failed)
+        page.on("response", self._on_response)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        url = message.location.get("url", "")
+        if message.text.startswith("Failed to load resource") and url in self.error_documents:
+            return
+        self.console_errors.append(f"{message.text} (at {url or 'unknown location'})")
+
+    def _on_request_failed(self, request: Request) -> None:
+        if request.failure == "net::ERR_ABORTED":
+            return  # the browser cancelled it (the test moved on to another page), no server answered it
+        self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
+
+    def _on_response(self, response: Response) -> None:
+        if response.status < 400:
+            return
+        if response.request.is_navigation_request() and response.request.frame.parent_frame is None:
+            self.error_documents.add(response.url)
+            return
+        self.error_responses.append(f"{response.status} {response.request.method} {response.url}")
+
+    def report(self) -> list[str]:
+        return (
+            [f"console error: {e}" for e in self.console_errors]
+            + [f"request failed: {e}" for e in self.failed_requests]
+            + [f"sub-resource error: {e}" for e in self.error_responses]
+        )

@@ -1,0 +1,120 @@
+"""Every route in app.url_map is in one access table, and behaves as the table says, for every role.
+
+A new route without an entry here fails the suite: decide who may use it, add it, and the checks below run on it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.routing import IntegerConverter, UUIDConverter
+
+from portal.access import PUBLIC
+from portal.models import Role
+from tests.helpers import csrf_token, sign_in
+
+OFFICER, PROVIDER, MANAGER = Role.OFFICER, Role.PROVIDER, Role.MANAGER
+SIGNED_IN = frozenset(Role)
+
+ACCESS: dict[str, str | frozenset[Role]] = {
+    "static": PUBLIC,
+    "pages.index": PUBLIC,
+    "pages.accessibility": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": SIGNED_IN,
+    "officer.home": frozenset({OFFICER}),
+    "provider.home": frozenset({PROVIDER}),
+    "manager.home": frozenset({MANAGER}),
+}
+
+
+
+def _rules(app):
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+
+
+def _dummy_value(converter):
+    """A value of the right type for a URL argument: access is decided before any object is looked up."""
+    if isinstance(converter, IntegerConverter):
+        return 1
+    if isinstance(converter, UUIDConverter):
+        return "00000000-0000-0000-0000-000000000000"
+    return "x"
+
+
+def _url(rule) -> str:
+    values = {name: _dummy_value(rule._converters[name]) for name in rule.arguments}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _protected_cases(app):
+    cases = []
+    for rule in _rules(app):
+        allowed = ACCESS.get(rule.endpoint)
+        if allowed is None or allowed == PUBLIC:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            cases.append((rule.endpoint, method, _url(rule), allowed))
+    return cases
+
+
+def test_every_endpoint_is_in_the_access_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = sorted(endpoints - ACCESS.keys())
+    stale = sorted(ACCESS.keys() - endpoints)
+    assert not missing, f"routes with no access rule in tests/web/test_access.py: {missing}"
+    assert not stale, f"access rules for routes that no longer exist: {stale}"
+
+
+def test_every_view_declares_what_the_table_says(app):
+    for rule in _rules(app):
+        declared = getattr(app.view_functions[rule.endpoint], "access", None)
+        assert declared is not None, f"{rule.endpoint} has neither @public nor @roles(...)"
+        assert declared == ACCESS[rule.endpoint], f"{rule.endpoint} declares {declared}, table says {ACCESS[rule.endpoint]}"
+
+
+def test_there_are_protected_routes_to_check(app):
+    # Guards the parametrised checks below against silently checking nothing.
+    assert len(_protected_cases(app)) >= 4
+
+
+def _request(client, method, url, token=None):
+    data = {"csrf_token": token} if token and method != "GET" else None
+    return client.open(url, method=method, data=data)
+
+
+def test_anonymous_users_are_sent_to_sign_in(app):
+    client = app.test_client()
+    for endpoint, method, url, _ in _protected_cases(app):
+        response = _request(client, method, url, csrf_token(client))
+        assert response.status_code == 302, f"{method} {url} ({endpoint}) gave {response.status_code}"
+        assert response.headers["Location"].startswith("/sign-in?next="), f"{method} {url} ({endpoint})"
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_each_role_is_refused_or_admitted_as_the_table_says(app, user_factory, role):
+    user = user_factory(role)
+    client = app.test_client()
+    sign_in(client, user.email)
+    for endpoint, method, url, allowed in _protected_cases(app):
+        if endpoint == "auth.logout":
+            continue  # signing out would end this client's session; it is covered by the sign-in tests
+        response = _request(client, method, url, csrf_token(client))
+        if role in allowed:
+            assert response.status_code != 403, f"{role.value} refused {method} {url} ({endpoint})"
+            assert not response.headers.get("Location", "").startswith("/sign-in"), f"{role.value} {method} {url}"
+        else:
+            assert response.status_code == 403, f"{role.value} got {response.status_code} for {method} {url}"
+            assert "You do not have permission to see this page" in response.get_data(as_text=True)
+
+
+def test_sign_out_is_refused_to_anonymous_users_and_allowed_for_every_role(app, user_factory):
+    for role in Role:
+        client = app.test_client()
+        sign_in(client, user_factory(role).email)
+        response = client.post("/sign-out", data={"csrf_token": csrf_token(client)})
+        assert response.headers["Location"] == "/sign-in", role
+
+
+@pytest.mark.parametrize("path", ["/", "/sign-in", "/accessibility"])
+def test_public_pages_open_without_signing_in(client, path):
+    assert client.get(path).status_code in {200, 302}
