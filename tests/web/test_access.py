@@ -118,3 +118,24 @@ def test_sign_out_is_refused_to_anonymous_users_and_allowed_for_every_role(app, 
 @pytest.mark.parametrize("path", ["/", "/sign-in", "/accessibility"])
 def test_public_pages_open_without_signing_in(client, path):
     assert client.get(path).status_code in {200, 302}
+
+
+def test_every_state_changing_route_refuses_a_request_without_a_csrf_token(app, user_factory):
+    client = app.test_client()
+    sign_in(client, user_factory(Role.MANAGER).email)
+    checked = 0
+    for rule in _rules(app):
+        for method in sorted(rule.methods & {"POST", "PUT", "PATCH", "DELETE"}):
+            response = client.open(_url(rule), method=method, data={})
+            assert response.status_code == 400, f"{method} {rule.rule} accepted a request without a CSRF token"
+            assert "Your form could not be sent" in response.get_data(as_text=True)
+            checked += 1
+    assert checked >= 2  # sign-in and sign-out at least
+    assert client.get("/manager/").status_code == 200  # still signed in: nothing was done
+
+
+def test_htmx_requests_may_send_the_token_in_a_header(client, user_factory):
+    sign_in(client, user_factory(Role.OFFICER).email)
+    response = client.post("/sign-out", headers={"X-CSRFToken": csrf_token(client), "HX-Request": "true"})
+    assert response.status_code == 302
+    assert client.get("/officer/").status_code == 302
