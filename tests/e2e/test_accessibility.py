@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from portal.errors import CSRF_PAGE, ERROR_PAGES
 from portal.models import Role
 from tests.e2e.helpers import axe, page_url, sign_in, submit_sign_in
+from tests.helpers import DEFAULT_PASSWORD
 
 
 def test_sign_in_page(page):
@@ -85,7 +86,7 @@ def test_csrf_error_page(page, user_factory):
     page.goto("/sign-in")
     page.evaluate("document.querySelector('input[name=csrf_token]').remove()")
     page.locator("#email").fill(user.email)
-    page.locator("#password").fill("correct horse battery staple")
+    page.locator("#password").fill(DEFAULT_PASSWORD)
     with page.expect_navigation() as navigation:
         page.get_by_role("button", name="Sign in").click()
     assert_error_page(page, navigation.value, 400, CSRF_PAGE[0])
