@@ -1,5 +1,6 @@
 """The embedded SQLite default is set up for a web app: WAL, foreign keys enforced, a busy timeout."""
 
+import pytest
 import sqlalchemy as sa
 
 from portal.database import SQLITE_BUSY_TIMEOUT_MS
@@ -15,10 +16,6 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path):
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
         conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
         conn.exec_driver_sql("CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id))")
-        try:
+        with pytest.raises(sa.exc.IntegrityError):
             conn.exec_driver_sql("INSERT INTO child (parent_id) VALUES (42)")
-        except sa.exc.IntegrityError:
-            pass
-        else:
-            raise AssertionError("a row pointing at no parent was accepted")
         db.engine.dispose()
