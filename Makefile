@@ -30,8 +30,12 @@ migrate: install
 seed: migrate
 	$(DEV_ENV) $(FLASK) seed demo
 
+# The outbox worker runs beside the server (in development mail is printed here, not sent) and stops with it: a
+# background job ignores Ctrl-C, so the trap ends it.
 run: seed
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C to stop). Sign in with one of the accounts above."
+	@$(DEV_ENV) $(FLASK) outbox send --watch & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(DEV_ENV) $(FLASK) run --host 127.0.0.1 --port 5000
 
 # Browser tests drive Debian's chromium; install it when missing and we are root (never a test tool's own download).

@@ -21,9 +21,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_blueprints(app)
 
     from portal.errors import init_error_pages
+    from portal.formatting import init_formatting
     from portal.security import init_security_headers
 
     init_error_pages(app)
+    init_formatting(app)
     init_security_headers(app)
 
     from portal.cli import register_cli
@@ -72,7 +74,7 @@ def _init_templates(app: Flask) -> None:
 
 def _init_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
-    from portal.services.accounts import user_for_session_token
+    from portal.signin import init_login_manager
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
@@ -81,11 +83,7 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
 
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Sign in to see that page."
-    login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
-    login_manager.user_loader(user_for_session_token)
+    init_login_manager(login_manager)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from portal.database import enable_sqlite_pragmas
@@ -95,7 +93,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.blueprints import auth, manager, officer, pages, provider
+    from portal.blueprints import account, auth, manager, notifications, officer, pages, provider
 
-    for module in (pages, auth, officer, provider, manager):
+    for module in (pages, auth, account, notifications, officer, provider, manager):
         app.register_blueprint(module.bp)

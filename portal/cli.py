@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import pyotp
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -34,6 +35,18 @@ def seed_demo_command(force: bool) -> None:
     click.echo("Demo sign-ins (password for every account: %s)" % demo.DEMO_PASSWORD)
     for sign_in in sign_ins:
         click.echo(f"  {sign_in.role.value:<9} {sign_in.email:<38} {sign_in.organisation}")
+    click.echo(
+        f"Managers and providers also need a two-factor code: add the key {demo.DEMO_TOTP_SECRET} to an "
+        "authenticator app, or run: .venv/bin/flask --app wsgi seed code"
+    )
+
+
+@seed_cli.command("code")
+def demo_code_command() -> None:
+    """Print the current two-factor code of the demo managers and providers (development only)."""
+    if current_app.config["PORTAL_ENV"] != "development":
+        _fail("demo two-factor codes are printed only when PORTAL_ENV=development")
+    click.echo(pyotp.TOTP(demo.DEMO_TOTP_SECRET).now())
 
 
 @users_cli.command("create")
@@ -67,6 +80,49 @@ def create_user_command(email, name, role, service_name, provider_name, password
     click.echo(f"Created {user.role.value} {user.email} ({user.organisation_name})")
 
 
+outbox_cli = AppGroup("outbox", help="Send the mail waiting in the outbox.")
+
+
+@outbox_cli.command("send")
+@click.option("--watch", is_flag=True, help="Keep sending until interrupted (for development; use cron in production).")
+@click.option("--interval", default=10, show_default=True, type=click.IntRange(min=1), help="Seconds between passes.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1), help="Most messages a pass sends.")
+def outbox_send_command(watch: bool, interval: int, limit: int) -> None:
+    """Send the messages that are due; print "sent N, failed M, waiting K"."""
+    import logging
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from portal.services import outbox
+
+    logger = current_app.logger
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)  # MAIL_TO_LOG writes the mail at INFO
+    if not watch:
+        report = outbox.send_due(current_app.config, limit=limit)
+        click.echo(f"sent {report.sent}, failed {report.failed}, waiting {report.waiting}")
+        return
+    where = "to the log" if current_app.config["MAIL_TO_LOG"] else "by SMTP"
+    every = "second" if interval == 1 else f"{interval} seconds"
+    click.echo(f"Sending mail from the outbox {where} every {every} (Ctrl-C to stop).")
+    try:
+        while True:
+            try:
+                report = outbox.send_due(current_app.config, limit=limit)
+            except SQLAlchemyError as error:
+                db.session.rollback()
+                click.echo(f"Error: the database could not be read ({type(error).__name__}); trying again", err=True)
+            else:
+                if report.sent or report.failed:
+                    click.echo(f"sent {report.sent}, failed {report.failed}, waiting {report.waiting}")
+            db.session.remove()
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("Stopped sending mail.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(outbox_cli)

@@ -58,6 +58,10 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), default=is_production),
         "SESSION_COOKIE_NAME": "ap_portal_session",
         "REMEMBER_COOKIE_DURATION": 0,
+        # Session limits (OWASP ASVS 3.3): idle and absolute timeouts, and a warning before the idle one.
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
+        "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
+        "SESSION_WARNING_SECONDS": int(env.get("SESSION_WARNING_SECONDS", "120")),
         "HSTS_ENABLED": _bool(env.get("HSTS_ENABLED"), default=is_production),
         # Forms and uploads.
         "WTF_CSRF_ENABLED": True,
@@ -76,6 +80,11 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": False,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        # Password reset requests and two-factor code attempts, per IP address.
+        "RESET_RATE_LIMIT": env.get("RESET_RATE_LIMIT", "5 per minute"),
+        "TWO_FACTOR_RATE_LIMIT": env.get("TWO_FACTOR_RATE_LIMIT", "10 per minute"),
+        # The address people reach the portal at: emailed links start with it.
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Behind a load balancer: how many proxies' X-Forwarded-For / -Proto headers to trust (0: none).
         "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
         # Words shown in the page header and footer.

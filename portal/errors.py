@@ -39,8 +39,41 @@ def render_error(status: int, title: str, message: str):
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
+def record_access_refused(app: Flask) -> None:
+    """Audit a 403 in a transaction of its own (whatever the request had pending is dropped). The path only, never
+    the query string, which could hold a token. A failure here is logged and never hides the 403 page."""
+    from flask import request
+    from flask_login import current_user
+
+    from portal.extensions import db
+    from portal.services import audit
+    from portal.web import client_ip
+
+    try:
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        label = user.email if user is not None else "anonymous"
+        db.session.rollback()
+        audit.record(
+            audit.Events.ACCESS_REFUSED,
+            actor=user,
+            actor_label=label,
+            ip=client_ip(),
+            method=request.method,
+            path=request.path,
+        )
+        db.session.commit()
+    except Exception:
+        app.logger.exception("Could not record a refused access in the audit trail")
+        try:
+            db.session.rollback()
+        except Exception:
+            app.logger.exception("Could not roll back after failing to record a refused access")
+
+
 def init_error_pages(app: Flask) -> None:
     def handle_http_error(error: HTTPException):
+        if error.code == 403:
+            record_access_refused(app)
         title, message = ERROR_PAGES.get(error.code, (error.name, error.description))
         response = render_error(error.code, title, message)
         if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:

@@ -8,8 +8,8 @@ from portal.models import Role
 
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     Role.OFFICER: [("Home", "officer.home")],
-    Role.PROVIDER: [("Home", "provider.home")],
-    Role.MANAGER: [("Home", "manager.home")],
+    Role.PROVIDER: [("Home", "provider.home"), ("Colleagues", "provider.colleagues")],
+    Role.MANAGER: [("Home", "manager.home"), ("Users", "manager.users"), ("Audit", "manager.audit")],
 }
 
 

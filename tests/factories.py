@@ -6,9 +6,9 @@ import factory
 
 from portal.extensions import db
 from portal.models import CouncilService, Provider, Role, User
-from portal.services.accounts import new_session_token
+from portal.models.base import utcnow
 from portal.services.passwords import hash_password
-from tests.helpers import DEFAULT_PASSWORD
+from tests.helpers import DEFAULT_PASSWORD, TEST_TOTP_SECRET
 
 # Hashing costs ~20 ms; every factory user shares one hash of the default password.
 _DEFAULT_HASH = hash_password(DEFAULT_PASSWORD)
@@ -43,12 +43,17 @@ class UserFactory(BaseFactory):
     name = factory.Sequence(lambda n: f"User {n}")
     role = Role.MANAGER
     password_hash = _DEFAULT_HASH
+    password_changed_at = factory.LazyFunction(utcnow)
     active = True
-    session_token = factory.LazyFunction(new_session_token)
+    # Providers and managers must use two-factor: their factory users have it set up with a known secret.
+    totp_secret = factory.LazyAttribute(lambda user: TEST_TOTP_SECRET if user.role != Role.OFFICER else None)
+    totp_enabled_at = factory.LazyAttribute(lambda user: utcnow() if user.totp_secret else None)
 
     class Params:
         officer = factory.Trait(role=Role.OFFICER, service=factory.SubFactory(CouncilServiceFactory))
-        provider_user = factory.Trait(role=Role.PROVIDER, provider=factory.SubFactory(ProviderFactory))
+        provider_user = factory.Trait(
+            role=Role.PROVIDER, provider=factory.SubFactory(ProviderFactory), manages_colleagues=True
+        )
 
 
 def make_user(role: Role | str, **kwargs) -> User:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import pyotp
 import sqlalchemy as sa
 from flask import Blueprint, abort
 
@@ -13,6 +15,8 @@ from portal.access import public
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 DEFAULT_PASSWORD = "correct horse battery staple"
+# The two-factor secret of factory providers and managers (officers have none unless a test gives them one).
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 @dataclass
@@ -47,13 +51,29 @@ def csrf_token(client, path: str = "/accessibility") -> str:
     return match.group(1)
 
 
-def sign_in(client, email: str, password: str = DEFAULT_PASSWORD, follow_redirects: bool = False):
+def totp_code(secret: str = TEST_TOTP_SECRET, steps_ahead: int = 0) -> str:
+    return pyotp.TOTP(secret).at(time.time() + steps_ahead * 30)
+
+
+def sign_in(client, email: str, password: str = DEFAULT_PASSWORD, totp_secret: str = TEST_TOTP_SECRET):
+    """Sign in through the forms, answering the two-factor step if the account has one. Returns the last response."""
     token = csrf_token(client, "/sign-in")
-    return client.post(
-        "/sign-in",
-        data={"email": email, "password": password, "csrf_token": token},
-        follow_redirects=follow_redirects,
-    )
+    response = client.post("/sign-in", data={"email": email, "password": password, "csrf_token": token})
+    if response.status_code == 302 and response.headers["Location"] == "/sign-in/two-factor":
+        response = submit_two_factor(client, totp_secret)
+    return response
+
+
+def submit_two_factor(client, secret: str = TEST_TOTP_SECRET):
+    """Send a code from the authenticator; if this step's code was used already (a second sign-in within 30 seconds),
+    the next step's code, which the drift allowance accepts."""
+    token = csrf_token(client, "/sign-in/two-factor")
+    for steps_ahead in (0, 1):
+        data = {"code": totp_code(secret, steps_ahead), "csrf_token": token}
+        response = client.post("/sign-in/two-factor", data=data)
+        if response.status_code == 302:
+            return response
+    return response
 
 
 # Only the apps the tests build for error pages register this blueprint; the real app never has it.

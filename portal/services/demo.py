@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import Arrangement, CouncilService, Lot, Provider, Regime, Role, User
+from portal.models.base import utcnow
 from portal.services.accounts import create_user
 
 ARRANGEMENT = ("Hillingdon Alternative Provision DPS", Regime.PCR2015_DPS, date(2024, 4, 1), date(2031, 3, 31))
@@ -38,6 +39,8 @@ PROVIDERS = [
 ]
 # Known passwords are for a developer's laptop only: seeding refuses to run outside development unless forced.
 DEMO_PASSWORD = "demo-password-2026"
+# Managers and providers must use two-factor: demo accounts share this secret (`flask seed code` prints a code).
+DEMO_TOTP_SECRET = "DEMOAPPORTALDEMOAPPORTAL"
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,9 @@ def seed_demo() -> list[DemoSignIn]:
                 service_name=service,
                 provider_name=provider,
             )
+            if user.two_factor_required:
+                user.totp_secret = DEMO_TOTP_SECRET
+                user.totp_enabled_at = utcnow()
         sign_ins.append(DemoSignIn(role=role, email=email, organisation=user.organisation_name))
     db.session.commit()
     return sign_ins

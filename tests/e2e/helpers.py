@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 
-from tests.helpers import DEFAULT_PASSWORD
+from tests.helpers import DEFAULT_PASSWORD, TEST_TOTP_SECRET, totp_code
 
 E2E_DIR = Path(__file__).resolve().parent
 AXE_SCRIPT = E2E_DIR / "vendor" / "axe-core-4.14.1.min.js"
@@ -25,10 +25,23 @@ def submit_sign_in(page: Page, email: str, password: str = DEFAULT_PASSWORD) -> 
 
 
 def sign_in(page: Page, user, home: str | None = None) -> None:
-    """Sign a factory user in and wait for their home page (``/<role>/`` unless ``home`` says otherwise)."""
+    """Sign a factory user in (answering the two-factor step if they have one) and wait for their home page."""
     submit_sign_in(page, user.email)
+    page.wait_for_load_state()
+    if urlsplit(page.url).path == "/sign-in/two-factor":
+        submit_two_factor_code(page)
     expect(page).to_have_url(page_url(page, home or f"/{user.role.value}/"))
     page.wait_for_load_state()
+
+
+def submit_two_factor_code(page: Page, secret: str = TEST_TOTP_SECRET) -> None:
+    """Type the authenticator's code; if this 30-second step's code was used already, the next step's."""
+    for steps_ahead in (0, 1):
+        page.locator("#code").fill(totp_code(secret, steps_ahead))
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_load_state()
+        if urlsplit(page.url).path != "/sign-in/two-factor":
+            return
 
 
 def sign_out(page: Page) -> None:

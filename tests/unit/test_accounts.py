@@ -19,7 +19,7 @@ def test_create_user_normalises_email_and_places_the_user(app_context):
     )
     assert user.email == "sam.send@council.example"
     assert user.service_id == service.id and user.provider_id is None
-    assert len(user.session_token) >= 40
+    assert user.password_changed_at is not None
 
 
 def test_emails_are_unique_whatever_their_case(app_context):
@@ -57,41 +57,28 @@ def test_a_user_belongs_to_the_right_kind_of_organisation(app_context, role, ser
         )
 
 
-def test_authenticate(app_context):
+def test_check_credentials(app_context):
     user = make_user(Role.OFFICER, email="o@example.org")
-    assert accounts.authenticate("O@example.org", DEFAULT_PASSWORD).id == user.id
-    assert accounts.authenticate("o@example.org", "wrong password!") is None
-    assert accounts.authenticate("nobody@example.org", DEFAULT_PASSWORD) is None
+    assert accounts.check_credentials("O@example.org", DEFAULT_PASSWORD, ip="192.0.2.1").id == user.id
+    assert accounts.check_credentials("o@example.org", "wrong password!", ip=None) is None
+    assert accounts.check_credentials("nobody@example.org", DEFAULT_PASSWORD, ip=None) is None
     user.active = False
     db.session.commit()
-    assert accounts.authenticate("o@example.org", DEFAULT_PASSWORD) is None
+    assert accounts.check_credentials("o@example.org", DEFAULT_PASSWORD, ip=None) is None
 
 
 def test_sign_in_rehashes_a_password_stored_with_old_parameters(app_context):
     old_hash = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(DEFAULT_PASSWORD)
     user = make_user(Role.MANAGER, password_hash=old_hash)
-    assert accounts.authenticate(user.email, DEFAULT_PASSWORD) is not None
+    assert accounts.check_credentials(user.email, DEFAULT_PASSWORD, ip=None) is not None
     db.session.refresh(user)
     assert user.password_hash != old_hash
     assert "m=19456,t=2,p=1" in user.password_hash
 
 
-def test_session_token_changes_on_sign_out_everywhere_and_password_change(app_context):
-    user = make_user(Role.PROVIDER)
-    first = user.session_token
-    accounts.end_all_sessions(user)
-    second = user.session_token
-    accounts.change_password(user, "a brand new password")
-    assert len({first, second, user.session_token}) == 3
-    assert accounts.user_for_session_token(first) is None
-    assert accounts.user_for_session_token(user.session_token).id == user.id
-    assert accounts.authenticate(user.email, "a brand new password") is not None
-
-
-def test_a_deactivated_users_session_no_longer_loads(app_context):
-    user = make_user(Role.OFFICER)
-    assert accounts.user_for_session_token(user.session_token) is not None
-    user.active = False
-    db.session.commit()
-    assert accounts.user_for_session_token(user.session_token) is None
-    assert accounts.user_for_session_token("") is None
+def test_the_first_user_of_a_provider_manages_colleagues(app_context):
+    ProviderFactory(name="Acme")
+    first = accounts.create_user(email="a@acme.example", name="A", role="provider", provider_name="Acme")
+    second = accounts.create_user(email="b@acme.example", name="B", role="provider", provider_name="Acme")
+    assert (first.manages_colleagues, second.manages_colleagues) == (True, False)
+    assert first.password_hash is None and not first.has_password

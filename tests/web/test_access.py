@@ -21,9 +21,37 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "pages.accessibility": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": SIGNED_IN,
+    # Half-way through signing in (password checked, second factor not): not yet signed in, so public routes that
+    # check the pending state themselves.
+    "auth.two_factor_code": PUBLIC,
+    "auth.two_factor_set_up": PUBLIC,
+    "auth.recovery_codes_saved": PUBLIC,
+    # Forgotten password and the emailed links (invitation, reset): the token in the link is the credential.
+    "auth.forgot_password": PUBLIC,
+    "auth.set_password": PUBLIC,
+    "auth.extend_session": SIGNED_IN,
+    "account.home": SIGNED_IN,
+    "account.change_password": SIGNED_IN,
+    "account.change_email": SIGNED_IN,
+    "account.turn_off_two_factor": SIGNED_IN,
+    "account.new_recovery_codes": SIGNED_IN,
+    "account.sign_out_everywhere": SIGNED_IN,
+    "notifications.index": SIGNED_IN,
+    "notifications.mark_all_read": SIGNED_IN,
+    "notifications.count": SIGNED_IN,
     "officer.home": frozenset({OFFICER}),
     "provider.home": frozenset({PROVIDER}),
+    "provider.colleagues": frozenset({PROVIDER}),
+    # Also refused (403) by the service to a provider user who does not look after the organisation's accounts.
+    "provider.invite_colleague": frozenset({PROVIDER}),
     "manager.home": frozenset({MANAGER}),
+    "manager.users": frozenset({MANAGER}),
+    "manager.invite_user": frozenset({MANAGER}),
+    "manager.user_detail": frozenset({MANAGER}),
+    "manager.deactivate_user": frozenset({MANAGER}),
+    "manager.reactivate_user": frozenset({MANAGER}),
+    "manager.resend_invitation": frozenset({MANAGER}),
+    "manager.audit": frozenset({MANAGER}),
 }
 
 
@@ -96,8 +124,8 @@ def test_each_role_is_refused_or_admitted_as_the_table_says(app, user_factory, r
     client = app.test_client()
     sign_in(client, user.email)
     for endpoint, method, url, allowed in _protected_cases(app):
-        if endpoint == "auth.logout":
-            continue  # signing out would end this client's session; it is covered by the sign-in tests
+        if endpoint in {"auth.logout", "account.sign_out_everywhere"}:
+            continue  # signing out would end this client's session; covered by the sign-in and session tests
         response = _request(client, method, url, csrf_token(client))
         if role in allowed:
             assert response.status_code != 403, f"{role.value} refused {method} {url} ({endpoint})"

@@ -111,7 +111,25 @@ def test_seed_demo_creates_the_demo_once(app, runner):
 
 
 def test_demo_sign_ins_work(app, runner, client):
-    runner.invoke(args=["seed", "demo", "--force"])
+    result = runner.invoke(args=["seed", "demo", "--force"])
+    assert demo.DEMO_TOTP_SECRET in result.output
     from tests.helpers import sign_in
 
     assert sign_in(client, "send.officer@council.example", demo.DEMO_PASSWORD).headers["Location"] == "/officer/"
+    manager = app.test_client()
+    response = sign_in(manager, "manager@council.example", demo.DEMO_PASSWORD, totp_secret=demo.DEMO_TOTP_SECRET)
+    assert response.headers["Location"] == "/manager/"
+
+
+def test_demo_code_is_refused_outside_development(runner):
+    result = runner.invoke(args=["seed", "code"])
+    assert result.exit_code == 2 and "PORTAL_ENV=development" in result.output
+
+
+def test_demo_code_prints_the_current_code(app, runner, monkeypatch):
+    import pyotp
+
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "development")
+    result = runner.invoke(args=["seed", "code"])
+    assert result.exit_code == 0
+    assert pyotp.TOTP(demo.DEMO_TOTP_SECRET).verify(result.output.strip(), valid_window=1)

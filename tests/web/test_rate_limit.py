@@ -50,3 +50,18 @@ def test_rate_limit_counts_can_live_in_redis(database_url, app):
     assert [client.post("/sign-in", data=data).status_code for _ in range(3)] == [200, 200, 429]
     assert redis.Redis.from_url("redis://127.0.0.1:6379/15").dbsize() > 0
     redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
+
+
+def test_two_factor_code_attempts_are_rate_limited(database_url, app, user_factory):
+    from portal.models import Role
+    from tests.helpers import DEFAULT_PASSWORD
+
+    limited = make_app(database_url, TWO_FACTOR_RATE_LIMIT="2 per minute")
+    limiter.reset()
+    client = limited.test_client()
+    user = user_factory(Role.MANAGER)
+    token = csrf_token(client, "/sign-in")
+    client.post("/sign-in", data={"email": user.email, "password": DEFAULT_PASSWORD, "csrf_token": token})
+    data = {"code": "000000", "csrf_token": csrf_token(client, "/sign-in/two-factor")}
+    statuses = [client.post("/sign-in/two-factor", data=data).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

@@ -12,3 +12,7 @@ bp = Blueprint("manager", __name__, url_prefix="/manager")
 @roles(Role.MANAGER)
 def home():
     return render_template("manager/home.html")
+
+
+from portal.blueprints.manager import audit  # noqa: E402,F401  (registers its routes on bp)
+from portal.blueprints.manager import users  # noqa: E402,F401  (registers its routes on bp)

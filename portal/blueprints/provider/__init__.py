@@ -12,3 +12,6 @@ bp = Blueprint("provider", __name__, url_prefix="/provider")
 @roles(Role.PROVIDER)
 def home():
     return render_template("provider/home.html")
+
+
+from portal.blueprints.provider import colleagues  # noqa: E402,F401  (registers its routes on bp)

@@ -1,0 +1,159 @@
+"""The audit trail for the manager: security events, filtered by event, person and date, newest first."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask import render_template, request, url_for
+from flask_htmx import HTMX
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextInput
+from wtforms import SelectField, StringField
+from wtforms.fields import SelectChoice
+from wtforms.validators import Length, ValidationError
+
+from portal.access import roles
+from portal.blueprints.manager import bp
+from portal.extensions import htmx
+from portal.models import Role
+from portal.services import audit
+from portal.services.audit import Events
+
+PER_PAGE = 50
+FILTERS = ("event", "actor", "date_from", "date_to")
+RESULTS_ID = "audit-results"
+DATE_HINT = "For example, 27 3 2026"
+_DATE_PARTS = re.compile(r"\s*[\s/.\-]\s*")
+
+
+def parse_date(text: str) -> date:
+    """A date typed as day month year ("27 3 2026", "27/03/2026") or year-month-day ("2026-03-27").
+    Raises ValueError for anything that is not a real date."""
+    parts = _DATE_PARTS.split(text.strip())
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        raise ValueError(text)
+    if len(parts[0]) == 4:
+        year, month, day = parts
+    else:
+        day, month, year = parts
+    if len(year) != 4:
+        raise ValueError(text)
+    return date(int(year), int(month), int(day))
+
+
+class DateTextField(StringField):
+    """A date in one text box. ``data`` keeps what was typed (so a rejected value is shown again); ``date`` is the
+    parsed value, or None when the box is empty or wrong."""
+
+    widget = GovTextInput()
+
+    def __init__(self, label: str, **kwargs):
+        kwargs.setdefault("description", DATE_HINT)
+        kwargs.setdefault("render_kw", {"params": {"classes": "govuk-input--width-10"}, "inputmode": "numeric"})
+        super().__init__(label, **kwargs)
+        self.date: date | None = None
+
+    def pre_validate(self, form) -> None:
+        self.date = None
+        if not (self.data or "").strip():
+            return
+        try:
+            self.date = parse_date(self.data)
+        except ValueError:
+            raise ValidationError(f"{self.label.text} must be a real date, for example 27 3 2026") from None
+
+
+class AuditFilterForm(FlaskForm):
+    """The filters: a GET form, so no CSRF token (it changes nothing and its URL can be shared)."""
+
+    class Meta:
+        csrf = False
+
+    event = SelectField(
+        "Event",
+        widget=GovSelect(),
+        choices=[SelectChoice("", "All events")] + [SelectChoice(name, name.capitalize()) for name in Events.all()],
+        validate_choice=False,
+        default="",
+    )
+    actor = StringField(
+        "Email address of the person",
+        widget=GovTextInput(),
+        description="Or part of it",
+        render_kw={"spellcheck": "false", "autocomplete": "off"},
+        validators=[Length(max=254, message="Email address must be 254 characters or fewer")],
+    )
+    date_from = DateTextField("Date from")
+    date_to = DateTextField("Date to")
+
+    def validate_event(self, field) -> None:
+        if field.data and field.data not in Events.all():
+            raise ValidationError("Select an event from the list")
+
+    def validate_date_to(self, field) -> None:
+        if self.date_from.date and field.date and field.date < self.date_from.date:
+            raise ValidationError("Date to must be the same as or after date from")
+
+
+def _page_number() -> int:
+    return max(1, request.args.get("page", 1, type=int))
+
+
+def pagination(result: audit.Page, filters: dict[str, str]) -> dict | None:
+    """Parameters for the GOV.UK pagination component: first, last and the pages next to this one, with the filters
+    kept in every link. None when everything fits on one page."""
+    if result.pages <= 1:
+        return None
+
+    def href(number: int) -> str:
+        return url_for("manager.audit", **filters, page=number)
+
+    numbers = sorted({1, result.pages, result.page - 1, result.page, result.page + 1} & set(range(1, result.pages + 1)))
+    items, previous = [], 0
+    for number in numbers:
+        if number - previous > 1:
+            items.append({"ellipsis": True})
+        items.append({"number": number, "href": href(number), "current": number == result.page})
+        previous = number
+    return {
+        "items": items,
+        "previous": {"href": href(result.page - 1)} if result.has_previous else None,
+        "next": {"href": href(result.page + 1)} if result.has_next else None,
+        "landmarkLabel": "Pages of audit events",
+    }
+
+
+@bp.get("/audit", endpoint="audit")
+@roles(Role.MANAGER)
+def audit_trail():
+    form = AuditFilterForm(formdata=request.args)
+    result = None
+    filters = {}
+    if form.validate():
+        filters = {name: request.args[name].strip() for name in FILTERS if request.args.get(name, "").strip()}
+        result = audit.search_events(
+            event=form.event.data or None,
+            actor=form.actor.data or None,
+            date_from=form.date_from.date,
+            date_to=form.date_to.date,
+            page=_page_number(),
+            per_page=PER_PAGE,
+        )
+    context = {
+        "form": form,
+        "result": result,
+        "filters": filters,
+        "pagination": pagination(result, filters) if result else None,
+        "shown_details": audit.shown_details,
+        "results_id": RESULTS_ID,
+    }
+    # Pagination links inside the results are boosted by htmx and replace only the results; every other request
+    # (a plain GET, the filter form, htmx restoring history) gets the whole page.
+    if _wants_results_only(htmx):
+        return render_template("manager/partials/audit_results.html", **context)
+    return render_template("manager/audit.html", **context)
+
+
+def _wants_results_only(hx: HTMX) -> bool:
+    return bool(hx) and hx.target == RESULTS_ID and not hx.history_restore_request

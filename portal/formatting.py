@@ -1,0 +1,26 @@
+"""Template filters: timestamps are stored in UTC and shown in Europe/London."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def london_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(LONDON)
+    return f"{local.day} {local:%B %Y} at {local:%-I:%M%p}".replace("AM", "am").replace("PM", "pm")
+
+
+def long_date(value: date | None) -> str:
+    return "" if value is None else f"{value.day} {value:%B %Y}"
+
+
+def init_formatting(app: Flask) -> None:
+    app.add_template_filter(london_datetime)
+    app.add_template_filter(long_date)

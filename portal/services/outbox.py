@@ -1,0 +1,238 @@
+"""Delivering the mail outbox: `flask outbox send` calls send_due().
+
+Rows are written by portal.services.mail in the same transaction as the change that caused them. Here each due
+message is claimed (a conditional UPDATE, committed) before it is sent, so two workers never send the same one; it
+is marked sent, or its failure recorded with a retry time, and committed at once. A message is never deleted.
+
+Delivery is at least once: a worker that dies after the SMTP server accepted a message but before it committed
+``sent_at`` leaves the claim to expire, and the message is sent again (with the same Message-ID) after CLAIM_FOR.
+
+When the SMTP server cannot be reached (or refuses the connection, STARTTLS or the login), the failure is recorded
+against the message being sent and the run stops: the other messages are left as they were, for the next run.
+An error about one message (a refused recipient, say) counts against that message only and the run goes on.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.extensions import db
+from portal.models import OutboxMessage
+from portal.models.base import utcnow
+
+# How long a worker owns a message it has claimed; a crashed worker's claim runs out after this.
+CLAIM_FOR = timedelta(minutes=5)
+# Retry after 1, 2, 4, 8 ... minutes, never more than an hour.
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(minutes=60)
+SMTP_TIMEOUT_SECONDS = 30
+MAX_ERROR_LENGTH = 300
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0  # messages still unsent after the run (failed ones included)
+    stopped_early: bool = False  # the SMTP server could not be reached; the run ended at the first failure
+
+
+class _Unreachable(Exception):
+    """Connecting, STARTTLS or logging in failed: no message can be sent in this run."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait before the next try, after ``attempts`` failed ones (1 -> 1 minute, 2 -> 2, 3 -> 4 ..., at most 60)."""
+    if attempts < 1:
+        return timedelta(0)
+    return min(FIRST_RETRY * 2 ** min(attempts - 1, 16), LONGEST_RETRY)
+
+
+def due_message_ids(now: datetime, limit: int) -> list[int]:
+    """Unsent messages whose time has come and that no live worker holds, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMessage.id)
+            .where(_is_due(now))
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def _is_due(now: datetime):
+    return sa.and_(
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.next_attempt_at <= now,
+        sa.or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    )
+
+
+def claim(message_id: int, now: datetime) -> bool:
+    """Take the message for this worker until now + CLAIM_FOR. Commits. False if another worker holds it or it is no
+    longer due: the UPDATE's condition is checked by the database, so of two racing workers only one gets rowcount 1."""
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, _is_due(now))
+        .values(claimed_until=now + CLAIM_FOR)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _mark_sent(message_id: int, now: datetime) -> None:
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(sent_at=now, claimed_until=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _mark_failed(message_id: int, now: datetime, error_text: str) -> None:
+    message = db.session.get(OutboxMessage, message_id)
+    attempts = message.attempts + 1
+    message.attempts = attempts
+    message.last_error = error_text
+    message.next_attempt_at = now + retry_delay(attempts)
+    message.claimed_until = None
+    db.session.commit()
+
+
+def pending_count() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+    )
+
+
+def build_email(message: OutboxMessage, config: Mapping) -> EmailMessage:
+    sender = config["MAIL_FROM"]
+    domain = sender.rpartition("@")[2] or "localhost"
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.to_address
+    email["Subject"] = message.subject
+    email["Date"] = format_datetime(message.created_at)
+    # The same id on every try, so a receiving system can spot the rare duplicate (delivery is at least once).
+    email["Message-ID"] = f"<outbox-{message.id}.{int(message.created_at.timestamp())}@{domain}>"
+    email.set_content(message.body)
+    return email
+
+
+def _error_text(error: BaseException, config: Mapping) -> str:
+    """The error's class and message, on one line, cut short, with the SMTP password blanked should a server echo it."""
+    text = f"{type(error).__name__}: {error}".replace("\n", " ")
+    if config.get("MAIL_PASSWORD"):
+        text = text.replace(config["MAIL_PASSWORD"], "[hidden]")
+    return text[:MAX_ERROR_LENGTH]
+
+
+class _Connection:
+    """One SMTP connection per run, opened at the first message and opened again after a broken one."""
+
+    def __init__(self, config: Mapping):
+        self.config = config
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, email: EmailMessage) -> None:
+        if self.smtp is None:
+            self.smtp = self._open()
+        try:
+            self.smtp.send_message(email)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
+            raise  # the server answered about this message; the connection is still good
+        except (smtplib.SMTPException, OSError):
+            self.close()  # broken or in an unknown state: the next message opens a new one
+            raise
+
+    def _open(self) -> smtplib.SMTP:
+        config = self.config
+        try:
+            smtp = smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=SMTP_TIMEOUT_SECONDS)
+        except (smtplib.SMTPException, OSError) as error:
+            raise _Unreachable(error) from error
+        try:
+            if config.get("MAIL_USE_TLS"):
+                smtp.starttls(context=ssl.create_default_context())
+            if config.get("MAIL_USERNAME"):
+                smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        except (smtplib.SMTPException, OSError) as error:
+            _close_quietly(smtp)
+            raise _Unreachable(error) from error
+        return smtp
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            _close_quietly(self.smtp)
+            self.smtp = None
+
+
+def _close_quietly(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def _log_email(email: EmailMessage) -> None:
+    current_app.logger.info(
+        "Email (MAIL_TO_LOG, not sent)\nTo: %s\nSubject: %s\n\n%s", email["To"], email["Subject"], email.get_content()
+    )
+
+
+def send_due(config: Mapping, now: datetime | None = None, limit: int = 100) -> SendReport:
+    """Send up to ``limit`` due messages, committing after each. Needs an app context (it uses db.session).
+
+    ``now`` fixes the clock for the whole run (tests); by default each step reads the real time.
+    """
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+    report = SendReport()
+    connection = _Connection(config)
+    try:
+        for message_id in due_message_ids(clock(), limit):
+            if not claim(message_id, clock()):
+                continue  # another worker has it
+            message = db.session.get(OutboxMessage, message_id)
+            try:
+                email = build_email(message, config)
+                if config.get("MAIL_TO_LOG"):
+                    _log_email(email)
+                else:
+                    connection.send(email)
+            except _Unreachable as unreachable:
+                _record_failure(message_id, clock(), unreachable.error, config, report)
+                report.stopped_early = True
+                break
+            except (smtplib.SMTPException, OSError, ValueError) as error:  # ValueError: a header email cannot carry
+                _record_failure(message_id, clock(), error, config, report)
+                continue
+            _mark_sent(message_id, clock())
+            report.sent += 1
+    finally:
+        connection.close()
+        db.session.rollback()
+    report.waiting = pending_count()
+    return report
+
+
+def _record_failure(message_id: int, now: datetime, error: BaseException, config: Mapping, report: SendReport) -> None:
+    text = _error_text(error, config)
+    db.session.rollback()
+    _mark_failed(message_id, now, text)
+    report.failed += 1
+    current_app.logger.warning("Email %s not sent (will retry): %s", message_id, text)

@@ -1,0 +1,120 @@
+"""flask outbox send: one pass (as cron runs it) and --watch (as make run runs it), against a real SMTP server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import OutboxMessage
+from portal.services import mail
+from tests.smtp_server import free_port, smtp_server  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def queue(app, count: int) -> None:
+    with app.app_context():
+        for i in range(count):
+            mail.queue_email(f"person{i}@example.org", f"Subject {i}", f"Body {i}")
+        db.session.commit()
+
+
+def unsent(app) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+        )
+
+
+@pytest.fixture
+def mail_settings(app, monkeypatch):
+    """Change the shared app's mail settings for one test; the command's logger level is put back too."""
+    level = app.logger.level
+
+    def use(**settings):
+        for key, value in settings.items():
+            monkeypatch.setitem(app.config, key, value)
+
+    yield use
+    app.logger.setLevel(level)
+
+
+def test_one_pass_sends_what_is_due_and_says_so(app, runner, smtp_server, mail_settings):
+    mail_settings(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, MAIL_TO_LOG=False)
+    queue(app, 2)
+
+    result = runner.invoke(args=["outbox", "send"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "sent 2, failed 0, waiting 0"
+    assert sorted(r.message["Subject"] for r in smtp_server.received) == ["Subject 0", "Subject 1"]
+    assert runner.invoke(args=["outbox", "send"]).output.strip() == "sent 0, failed 0, waiting 0"
+    assert len(smtp_server.received) == 2
+
+
+def test_one_pass_with_the_server_down_records_the_failure_and_keeps_the_mail(app, runner, mail_settings):
+    mail_settings(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TO_LOG=False)
+    queue(app, 2)
+
+    result = runner.invoke(args=["outbox", "send"])
+
+    assert result.exit_code == 0, result.output  # recorded and retried later: not an error for cron to mail about
+    assert "sent 0, failed 1, waiting 2" in result.output
+    assert unsent(app) == 2
+
+
+def test_limit_caps_a_pass(app, runner, smtp_server, mail_settings):
+    mail_settings(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, MAIL_TO_LOG=False)
+    queue(app, 3)
+    assert runner.invoke(args=["outbox", "send", "--limit", "2"]).output.strip() == "sent 2, failed 0, waiting 1"
+
+
+def test_mail_to_log_prints_the_message_in_the_log(app, runner, smtp_server, mail_settings, caplog):
+    mail_settings(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, MAIL_TO_LOG=True)
+    queue(app, 1)
+
+    result = runner.invoke(args=["outbox", "send"])
+
+    assert result.exit_code == 0 and "sent 1, failed 0, waiting 0" in result.output
+    assert smtp_server.received == []
+    # The command turns the app logger up to INFO itself (make run's worker shows invitation links this way).
+    assert any("To: person0@example.org" in r.getMessage() and r.levelname == "INFO" for r in caplog.records)
+
+
+def test_watch_keeps_sending_until_interrupted(app, database_url, smtp_server):
+    """The real command in its own process, as `make run` starts it: mail queued while it runs goes out."""
+    env = {
+        **os.environ,
+        "PORTAL_ENV": "test",
+        "DATABASE_URL": database_url,
+        "MAIL_SERVER": smtp_server.host,
+        "MAIL_PORT": str(smtp_server.port),
+        "MAIL_TO_LOG": "false",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "send", "--watch", "--interval", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        time.sleep(0.5)
+        queue(app, 1)
+        deadline = time.monotonic() + 15
+        while not smtp_server.received and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.1)
+        assert len(smtp_server.received) == 1
+        assert unsent(app) == 0
+    finally:
+        worker.send_signal(signal.SIGINT)
+        output, _ = worker.communicate(timeout=15)
+    assert worker.returncode == 0, output
+    assert "Sending mail from the outbox by SMTP every second" in output
+    assert "sent 1, failed 0, waiting 0" in output
+    assert output.rstrip().endswith("Stopped sending mail.")
