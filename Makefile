@@ -49,6 +49,7 @@ chromium:
 	fi
 
 test: install-dev chromium
+	$(BIN)/ruff check portal tests migrations/env.py
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Rebuild the vendored GOV.UK Frontend, htmx and axe-core files (needs npm; the built files are committed).

@@ -15,6 +15,9 @@ from portal import create_app  # noqa: E402
 from portal.extensions import db, limiter  # noqa: E402
 from tests.factories import make_user  # noqa: E402
 
+# The real SMTP server on loopback (aiosmtpd) that mail tests deliver to.
+pytest_plugins = ["tests.smtp_server"]
+
 TEST_CONFIG = {
     # High enough that signing in many times in one test run never trips it; the rate-limit test sets its own.
     "LOGIN_RATE_LIMIT": "10000 per minute",

@@ -72,3 +72,29 @@ def test_the_schema_check_notices_a_model_the_migrations_lack(scratch_database_u
             db.metadata.remove(extra)
         assert [d[0] for d in differences] == ["add_table"]
         db.engine.dispose()
+
+
+def test_migrations_keep_existing_rows_both_ways(scratch_database_url):
+    """Users made before 0002 survive it, and going back to 0001 gives each a fresh session token."""
+    app = make_app(scratch_database_url)
+    with app.app_context():
+        upgrade(revision="0001")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO council_services (id, name) VALUES (1, 'SEND')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (email, name, role, active, session_token, service_id, created_at) VALUES "
+                    "('a@example.org', 'A', 'officer', true, 'old-a', 1, CURRENT_TIMESTAMP), "
+                    "('b@example.org', 'B', 'officer', true, 'old-b', 1, CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT email, manages_colleagues FROM users ORDER BY email")).all()
+        assert [(email, bool(manages)) for email, manages in rows] == [("a@example.org", False), ("b@example.org", False)]
+
+        downgrade(revision="0001")
+        with db.engine.connect() as conn:
+            tokens = conn.execute(sa.text("SELECT session_token FROM users")).scalars().all()
+        assert len(tokens) == 2 and len(set(tokens)) == 2 and all(len(t) >= 40 for t in tokens)
+        db.engine.dispose()

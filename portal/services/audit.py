@@ -3,7 +3,6 @@ commits. Never pass a secret (password, code, token) in details."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import AuditEvent, User
+from portal.pagination import Page, paginate
 
 
 class Events:
@@ -75,28 +75,6 @@ LONDON = ZoneInfo("Europe/London")
 SECRET_KEY_PARTS = ("password", "secret", "token", "code", "totp", "hash")
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list: the rows, how many there are in all, and where this page sits."""
-
-    items: list
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
 def london_day_start(day: date) -> datetime:
     """Midnight at the start of a Europe/London calendar day, as a UTC instant (BST-aware)."""
     return datetime.combine(day, time.min, tzinfo=LONDON).astimezone(UTC)
@@ -131,16 +109,8 @@ def search_events(
     if date_to is not None:
         conditions.append(AuditEvent.occurred_at < london_day_start(date_to + timedelta(days=1)))
 
-    total = db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(*conditions)) or 0
-    page = min(max(1, page), max(1, -(-total // per_page)))
-    rows = db.session.scalars(
-        sa.select(AuditEvent)
-        .where(*conditions)
-        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(items=list(rows), total=total, page=page, per_page=per_page)
+    statement = sa.select(AuditEvent).where(*conditions).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    return paginate(statement, page=page, per_page=per_page)
 
 
 def shown_details(entry: AuditEvent) -> list[tuple[str, str]]:

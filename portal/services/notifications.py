@@ -5,39 +5,14 @@ Every query here is filtered by the user's id: a user only ever sees their own n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import Notification
 from portal.models.base import utcnow
+from portal.pagination import Page, paginate
 
 PER_PAGE = 25
-
-
-@dataclass
-class NotificationPage:
-    items: list[Notification]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-class PageNotFound(LookupError):
-    """A page number past the last page (or below 1)."""
 
 
 def unread_count(user_id: int) -> int:
@@ -49,24 +24,14 @@ def unread_count(user_id: int) -> int:
     )
 
 
-def page_of_notifications(user_id: int, page: int, per_page: int = PER_PAGE) -> NotificationPage:
+def page_of_notifications(user_id: int, page: int, per_page: int = PER_PAGE) -> Page:
     """The user's notifications, newest first: a COUNT and one SELECT, whatever the number of rows."""
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Notification).where(Notification.user_id == user_id)
+    statement = (
+        sa.select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
     )
-    result = NotificationPage(items=[], page=page, per_page=per_page, total=total)
-    if page < 1 or page > result.pages:
-        raise PageNotFound(page)
-    result.items = list(
-        db.session.scalars(
-            sa.select(Notification)
-            .where(Notification.user_id == user_id)
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-    )
-    return result
+    return paginate(statement, page=page, per_page=per_page)
 
 
 def mark_all_read(user_id: int) -> int:

@@ -8,14 +8,13 @@ committed here.
 from __future__ import annotations
 
 import enum
-import math
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
 
 from portal.extensions import db
 from portal.models import AuditEvent, CouncilService, Provider, Role, TokenPurpose, User
+from portal.pagination import Page, paginate
 from portal.services import account_tokens, accounts, audit, sessions
 from portal.services.audit import Events
 from portal.services.errors import DomainError, NotFound
@@ -44,26 +43,6 @@ def status_of(user: User) -> UserStatus:
     return UserStatus.ACTIVE
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[User]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def first_number(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def last_number(self) -> int:
-        return self.first_number + len(self.items) - 1 if self.items else 0
-
-
 # ---- Reading -------------------------------------------------------------------------------------------------------
 
 
@@ -76,17 +55,8 @@ def get_user(user_id: int) -> User:
 
 def _page_of(conditions: list, page: int, per_page: int) -> Page:
     """One COUNT and one SELECT of the rows (service and provider come joined with User): no query per row."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(User).where(*conditions))
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    rows = db.session.scalars(
-        sa.select(User)
-        .where(*conditions)
-        .order_by(sa.func.lower(User.name), User.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(items=list(rows), total=total, page=page, per_page=per_page)
+    statement = sa.select(User).where(*conditions).order_by(sa.func.lower(User.name), User.id)
+    return paginate(statement, page=page, per_page=per_page)
 
 
 def search(query: str | None = None, role: Role | str | None = None, page: int = 1, per_page: int = PER_PAGE) -> Page:

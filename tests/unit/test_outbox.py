@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.models import Notification, OutboxMessage, Role, User
 from portal.models.base import utcnow
 from portal.services import mail, outbox
-from tests.smtp_server import PASSWORD, USERNAME, free_port, smtp_server, smtp_server_with_login  # noqa: F401
+from tests.smtp_server import PASSWORD, USERNAME, free_port
 
 
 def queue(app, count=1, to="person{i}@example.org") -> list[int]:

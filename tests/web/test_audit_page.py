@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort
 
 from portal.access import public
-
 from portal.errors import ERROR_PAGES
 from portal.extensions import db
 from portal.models import AuditEvent, Role, User

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.models import OutboxMessage
 from portal.services import mail
-from tests.smtp_server import free_port, smtp_server  # noqa: F401
+from tests.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,12 +1,10 @@
 """Signing in and out through the test client."""
 
 import pytest
-
-from portal.models import Role
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.models import UserSession
+from portal.models import Role, UserSession
 from tests.helpers import DEFAULT_PASSWORD, csrf_token, sign_in, submit_two_factor
 
 GENERIC_ERROR = "Enter a correct email address and password"

@@ -11,8 +11,7 @@ from portal.access import public, role_home_endpoint, roles
 from portal.blueprints.auth.forms import ActionForm, ContinueForm, SetUpTwoFactorForm, SignInForm, TwoFactorForm
 from portal.extensions import limiter
 from portal.models import Role, User
-from portal.services import accounts, audit, sessions, two_factor
-from portal.services.audit import Events
+from portal.services import accounts, sessions, two_factor
 from portal.services.errors import DomainError
 from portal.signin import END_MESSAGES, Stage, begin_pending, clear_pending, pending_user, set_pending_stage
 from portal.web import client_ip, user_agent

@@ -14,5 +14,7 @@ def home():
     return render_template("manager/home.html")
 
 
-from portal.blueprints.manager import audit  # noqa: E402,F401  (registers its routes on bp)
-from portal.blueprints.manager import users  # noqa: E402,F401  (registers its routes on bp)
+from portal.blueprints.manager import (
+    audit,  # noqa: E402,F401  (registers its routes on bp)
+    users,  # noqa: E402,F401  (registers its routes on bp)
+)

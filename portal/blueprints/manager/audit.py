@@ -17,6 +17,7 @@ from portal.access import roles
 from portal.blueprints.manager import bp
 from portal.extensions import htmx
 from portal.models import Role
+from portal.pagination import govuk_pagination
 from portal.services import audit
 from portal.services.audit import Events
 
@@ -100,30 +101,6 @@ def _page_number() -> int:
     return max(1, request.args.get("page", 1, type=int))
 
 
-def pagination(result: audit.Page, filters: dict[str, str]) -> dict | None:
-    """Parameters for the GOV.UK pagination component: first, last and the pages next to this one, with the filters
-    kept in every link. None when everything fits on one page."""
-    if result.pages <= 1:
-        return None
-
-    def href(number: int) -> str:
-        return url_for("manager.audit", **filters, page=number)
-
-    numbers = sorted({1, result.pages, result.page - 1, result.page, result.page + 1} & set(range(1, result.pages + 1)))
-    items, previous = [], 0
-    for number in numbers:
-        if number - previous > 1:
-            items.append({"ellipsis": True})
-        items.append({"number": number, "href": href(number), "current": number == result.page})
-        previous = number
-    return {
-        "items": items,
-        "previous": {"href": href(result.page - 1)} if result.has_previous else None,
-        "next": {"href": href(result.page + 1)} if result.has_next else None,
-        "landmarkLabel": "Pages of audit events",
-    }
-
-
 @bp.get("/audit", endpoint="audit")
 @roles(Role.MANAGER)
 def audit_trail():
@@ -144,7 +121,12 @@ def audit_trail():
         "form": form,
         "result": result,
         "filters": filters,
-        "pagination": pagination(result, filters) if result else None,
+        "pagination": govuk_pagination(
+            result.page, result.pages, lambda number: url_for("manager.audit", **filters, page=number),
+            label="Pages of audit events",
+        )
+        if result
+        else None,
         "shown_details": audit.shown_details,
         "results_id": RESULTS_ID,
     }

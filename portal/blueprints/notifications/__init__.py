@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -39,11 +39,7 @@ def inject_unread_count():
 @bp.get("/")
 @roles(*ALL_ROLES)
 def index():
-    page = request.args.get("page", 1, type=int)
-    try:
-        result = notifications.page_of_notifications(current_user.id, page)
-    except notifications.PageNotFound:
-        abort(404)
+    result = notifications.page_of_notifications(current_user.id, request.args.get("page", 1, type=int))
     pagination = govuk_pagination(
         result.page, result.pages, lambda number: url_for("notifications.index", page=number)
     )
