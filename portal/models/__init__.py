@@ -15,9 +15,48 @@ from portal.models.audit import AuditEvent
 from portal.models.base import Base
 from portal.models.dps import PA2023_DPS_CUTOFF, Arrangement, Lot, Regime
 from portal.models.mail import Notification, OutboxMessage
-from portal.models.providers import Provider
+from portal.models.providers import (
+    Admission,
+    Application,
+    ApplicationAnswer,
+    ApplicationLot,
+    ApplicationStatus,
+    ComplianceDocument,
+    DocumentType,
+    ExpiryReminder,
+    LotDocumentRequirement,
+    LotOutcome,
+    LotQuestion,
+    Provider,
+    ProviderArea,
+    ProviderDeliveryMode,
+    ProviderNeed,
+    Site,
+    Suspension,
+)
+from portal.models.vocabulary import Area, DeliveryMode, Need, OfstedGrade
 
 __all__ = [
+    "Admission",
+    "Application",
+    "ApplicationAnswer",
+    "ApplicationLot",
+    "ApplicationStatus",
+    "Area",
+    "ComplianceDocument",
+    "DeliveryMode",
+    "DocumentType",
+    "ExpiryReminder",
+    "LotDocumentRequirement",
+    "LotOutcome",
+    "LotQuestion",
+    "Need",
+    "OfstedGrade",
+    "ProviderArea",
+    "ProviderDeliveryMode",
+    "ProviderNeed",
+    "Site",
+    "Suspension",
     "ROLES_REQUIRING_TWO_FACTOR",
     "AccountToken",
     "Arrangement",

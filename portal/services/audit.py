@@ -37,6 +37,18 @@ class Events:
     USER_DEACTIVATED = "user deactivated"
     USER_REACTIVATED = "user reactivated"
     ACCESS_REFUSED = "access refused"
+    # Joining the DPS.
+    PROVIDER_REGISTERED = "provider registered"
+    APPLICATION_SUBMITTED = "application submitted"
+    APPLICATION_DECIDED = "application decided"
+    PROVIDER_ADMITTED = "provider admitted to lot"
+    APPLICATION_LOT_REJECTED = "application rejected for lot"
+    DOCUMENT_UPLOADED = "compliance document uploaded"
+    DOCUMENT_DOWNLOADED = "compliance document downloaded"
+    PROVIDER_SUSPENDED = "provider suspended"
+    SUSPENSION_LIFTED = "suspension lifted"
+    PROVIDER_REMOVED_FROM_LOT = "provider removed from lot"
+    LOT_QUESTIONS_CHANGED = "lot questions changed"
 
     @classmethod
     def all(cls) -> list[str]:
