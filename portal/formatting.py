@@ -10,6 +10,11 @@ from flask import Flask
 LONDON = ZoneInfo("Europe/London")
 
 
+def london_today() -> date:
+    """Today's date where the council is: the date that deadlines, expiries and admissions count from."""
+    return datetime.now(LONDON).date()
+
+
 def london_datetime(value: datetime | None) -> str:
     if value is None:
         return ""

@@ -8,9 +8,11 @@ from datetime import date
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.formatting import london_today
 from portal.models import Arrangement, CouncilService, Lot, Provider, Regime, Role, User
 from portal.models.base import utcnow
 from portal.services.accounts import create_user
+from portal.services.demo_dps import seed_dps_demo
 
 ARRANGEMENT = ("Hillingdon Alternative Provision DPS", Regime.PCR2015_DPS, date(2024, 4, 1), date(2031, 3, 31))
 LOTS = [
@@ -99,5 +101,6 @@ def seed_demo() -> list[DemoSignIn]:
                 user.totp_secret = DEMO_TOTP_SECRET
                 user.totp_enabled_at = utcnow()
         sign_ins.append(DemoSignIn(role=role, email=email, organisation=user.organisation_name))
+    seed_dps_demo(london_today())
     db.session.commit()
     return sign_ins

@@ -4,8 +4,10 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.models import Arrangement, CouncilService, Lot, Provider, Regime, Role, User
+from portal.formatting import london_today
+from portal.models import Application, ApplicationStatus, Arrangement, CouncilService, Lot, Provider, Regime, Role, User
 from portal.services import demo
+from portal.services.eligibility import eligible_providers
 from portal.services.passwords import verify_password
 from tests.factories import CouncilServiceFactory, ProviderFactory
 
@@ -108,6 +110,24 @@ def test_seed_demo_creates_the_demo_once(app, runner):
         assert [lot.title for lot in arrangement.lots] == [title for _, title in demo.LOTS]
         officers = db.session.scalars(sa.select(User).where(User.role == Role.OFFICER)).all()
         assert len({o.service_id for o in officers}) == 3
+        statuses = db.session.execute(
+            sa.select(Application.status, sa.func.count()).group_by(Application.status)
+        ).all()
+        assert dict(statuses) == {
+            ApplicationStatus.DECIDED: 5, ApplicationStatus.SUBMITTED: 2, ApplicationStatus.DRAFT: 1
+        }
+        today = london_today()
+        overdue = db.session.scalars(
+            sa.select(Application).where(
+                Application.status == ApplicationStatus.SUBMITTED, Application.decision_due_on < today
+            )
+        ).all()
+        assert len(overdue) == 1
+        # Four providers may be invited to a lot 2 call-off today, less the one whose safeguarding policy expired.
+        lot_2 = db.session.scalar(sa.select(Lot).where(Lot.number == 2))
+        assert [p.name for p in eligible_providers(lot_2, today)] == [
+            "Brookfield Learning Centre", "Colne Valley Tutors", "Pinewood Therapeutic Education"
+        ]
 
 
 def test_demo_sign_ins_work(app, runner, client):
