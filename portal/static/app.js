@@ -26,6 +26,11 @@ if (timeoutDialog && typeof timeoutDialog.showModal === 'function') {
   const countdown = timeoutDialog.querySelector('.app-timeout-dialog__countdown')
   const signOutForm = timeoutDialog.querySelector('.app-timeout-dialog__sign-out')
   let warningTimer, tickTimer, deadline
+  let signingOut = false
+  // Once the page is signing itself out, no poll may reach the server after it (and lose the reason shown).
+  document.body.addEventListener('htmx:beforeRequest', (event) => {
+    if (signingOut) event.preventDefault()
+  })
 
   const describe = (seconds) => seconds >= 60
     ? `${Math.ceil(seconds / 60)} minute${Math.ceil(seconds / 60) === 1 ? '' : 's'}`
@@ -36,6 +41,7 @@ if (timeoutDialog && typeof timeoutDialog.showModal === 'function') {
     countdown.textContent = describe(left)
     if (left === 0) {
       clearInterval(tickTimer)
+      signingOut = true
       signOutForm.querySelector('input[name="reason"]').value = 'idle'
       signOutForm.submit()
     }
@@ -57,8 +63,10 @@ if (timeoutDialog && typeof timeoutDialog.showModal === 'function') {
 
   // Any htmx request the person causes counts as activity, "Stay signed in" included.
   // The notification bell's poll is not activity: the server does not count it either.
+  // (The bell replaces itself, so htmx reports its request again on the parent: requestConfig.elt is the source.)
   document.body.addEventListener('htmx:afterRequest', (event) => {
-    if (event.detail.successful && event.detail.elt.id !== 'notification-bell') restart()
+    const source = event.detail.requestConfig?.elt ?? event.detail.elt
+    if (event.detail.successful && source.id !== 'notification-bell') restart()
   })
   // Escape would close the dialog without telling the server: treat it as "Stay signed in".
   timeoutDialog.addEventListener('cancel', (event) => {
