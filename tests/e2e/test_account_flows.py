@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
@@ -347,7 +346,6 @@ def test_a_wrong_two_factor_code_is_refused_and_a_recovery_code_works(app, page,
 
 
 # ---- 5: the session timeout warning -------------------------------------------------------------------------------
-
 
 
 def warning_dialog(page: Page):
