@@ -97,3 +97,11 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (pages, auth, account, notifications, officer, provider, manager):
         app.register_blueprint(module.bp)
+
+    from portal.blueprints import directory
+
+    app.register_blueprint(directory.bp)
+
+    from portal.blueprints import documents
+
+    app.register_blueprint(documents.bp)

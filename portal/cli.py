@@ -122,7 +122,25 @@ def outbox_send_command(watch: bool, interval: int, limit: int) -> None:
         click.echo("Stopped sending mail.")
 
 
+compliance_cli = AppGroup("compliance", help="Keep providers' compliance documents current.")
+
+
+@compliance_cli.command("check")
+@click.option(
+    "--date", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Check as on this day (default: today, UK)."
+)
+def compliance_check_command(on_date) -> None:
+    """Remind providers 30 and 7 days before a document expires, tell the manager when a mandatory one has expired
+    (each once: safe to run again); print a one-line summary."""
+    from portal.clock import london_today
+    from portal.services import compliance
+
+    report = compliance.check(on_date.date() if on_date else london_today())
+    click.echo(report.summary)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(compliance_cli)

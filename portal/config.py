@@ -66,7 +66,9 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
         # Forms and uploads.
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; sessions expire on their own
-        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(10 * 1024 * 1024))),
+        # 11 MiB: a compliance document may be 10 MB, and one just over gets a message next to the file input
+        # (the service checks the 10 MB) rather than this limit's "too large" page.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(11 * 1024 * 1024))),
         # Mail (the outbox worker reads these).
         "MAIL_SERVER": env.get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": int(env.get("MAIL_PORT", "25")),

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-LONDON = ZoneInfo("Europe/London")
-
-
-def london_today() -> date:
-    """Today's date where the council is: the date that deadlines, expiries and admissions count from."""
-    return datetime.now(LONDON).date()
+from portal.clock import LONDON
 
 
 def london_datetime(value: datetime | None) -> str:

@@ -7,9 +7,22 @@ from flask import request, url_for
 from portal.models import Role
 
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
-    Role.OFFICER: [("Home", "officer.home")],
-    Role.PROVIDER: [("Home", "provider.home"), ("Colleagues", "provider.colleagues")],
-    Role.MANAGER: [("Home", "manager.home"), ("Users", "manager.users"), ("Audit", "manager.audit")],
+    Role.OFFICER: [("Home", "officer.home"), ("Directory", "directory.index")],
+    Role.PROVIDER: [
+        ("Home", "provider.home"),
+        ("Application", "provider.application"),
+        ("Documents", "provider.documents"),
+        ("Colleagues", "provider.colleagues"),
+    ],
+    Role.MANAGER: [
+        ("Home", "manager.home"),
+        ("Applications", "manager.applications"),
+        ("Providers", "manager.providers"),
+        ("Lots", "manager.lots"),
+        ("Directory", "directory.index"),
+        ("Users", "manager.users"),
+        ("Audit", "manager.audit"),
+    ],
 }
 
 

@@ -3,11 +3,11 @@ commits. Never pass a secret (password, code, token) in details."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from portal.clock import london_day_start
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from portal.pagination import Page, paginate
@@ -39,6 +39,8 @@ class Events:
     ACCESS_REFUSED = "access refused"
     # Joining the DPS.
     PROVIDER_REGISTERED = "provider registered"
+    # Someone tried to register with an address that has an account: nothing is made, the page looks the same.
+    REGISTRATION_EMAIL_IN_USE = "registration with an email already in use"
     APPLICATION_SUBMITTED = "application submitted"
     APPLICATION_DECIDED = "application decided"
     PROVIDER_ADMITTED = "provider admitted to lot"
@@ -83,13 +85,7 @@ def record(
 # --- Reading the trail (the manager's audit page) ---------------------------------------------------------------
 
 # Keys whose values are never shown, even if a caller broke the rule above and stored one.
-LONDON = ZoneInfo("Europe/London")
 SECRET_KEY_PARTS = ("password", "secret", "token", "code", "totp", "hash")
-
-
-def london_day_start(day: date) -> datetime:
-    """Midnight at the start of a Europe/London calendar day, as a UTC instant (BST-aware)."""
-    return datetime.combine(day, time.min, tzinfo=LONDON).astimezone(UTC)
 
 
 def search_events(

@@ -7,8 +7,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from portal.clock import london_today
 from portal.extensions import db
-from portal.formatting import london_today
 from portal.models import Arrangement, CouncilService, Lot, Provider, Regime, Role, User
 from portal.models.base import utcnow
 from portal.services.accounts import create_user

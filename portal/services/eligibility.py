@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
-from portal.models import Admission, ComplianceDocument, Lot, LotDocumentRequirement, Provider, Suspension
+from portal.models import (
+    Admission,
+    ComplianceDocument,
+    DocumentType,
+    Lot,
+    LotDocumentRequirement,
+    Provider,
+    Suspension,
+)
 
 
 def _admitted(lot_id: int, on_date: date):
@@ -32,12 +42,25 @@ def _suspended(lot_id: int, on_date: date):
 
 def _missing_mandatory_document(lot_id: int, on_date: date):
     """A document type the lot requires of which the provider has no document valid on the date."""
-    valid_document = sa.exists().where(
-        ComplianceDocument.provider_id == Provider.id,
-        ComplianceDocument.document_type_id == LotDocumentRequirement.document_type_id,
-        sa.or_(ComplianceDocument.expires_on.is_(None), ComplianceDocument.expires_on >= on_date),
+    # Correlated explicitly: auto-correlation reaches only the enclosing SELECT, and Provider is two levels up (left
+    # to itself, SQLAlchemy put a second, unrelated `providers` in this FROM: any provider's document counted).
+    valid_document = (
+        sa.exists()
+        .where(
+            ComplianceDocument.provider_id == Provider.id,
+            ComplianceDocument.document_type_id == LotDocumentRequirement.document_type_id,
+            sa.or_(ComplianceDocument.expires_on.is_(None), ComplianceDocument.expires_on >= on_date),
+        )
+        .correlate(Provider, LotDocumentRequirement)
     )
-    return sa.exists().where(LotDocumentRequirement.lot_id == lot_id, ~valid_document)
+    # A type only for registered schools (the Ofsted report) is not asked of an unregistered provider.
+    applies_to_provider = sa.or_(
+        Provider.registered.is_(True),
+        ~sa.exists()
+        .where(DocumentType.id == LotDocumentRequirement.document_type_id, DocumentType.registered_only.is_(True))
+        .correlate(LotDocumentRequirement),
+    )
+    return sa.exists().where(LotDocumentRequirement.lot_id == lot_id, applies_to_provider, ~valid_document)
 
 
 def eligible_providers(lot: Lot, on_date: date) -> list[Provider]:
@@ -72,8 +95,6 @@ class LotStanding:
 
 def standing(provider: Provider, lot: Lot, on_date: date) -> LotStanding:
     """For one provider and lot: the same rules as eligible_providers, with the reasons spelled out."""
-    from portal.models import DocumentType
-
     row = db.session.execute(
         sa.select(_admitted(lot.id, on_date), _suspended(lot.id, on_date)).select_from(Provider).where(
             Provider.id == provider.id
@@ -87,8 +108,59 @@ def standing(provider: Provider, lot: Lot, on_date: date) -> LotStanding:
         sa.select(DocumentType.name)
         .join(LotDocumentRequirement, LotDocumentRequirement.document_type_id == DocumentType.id)
         .where(LotDocumentRequirement.lot_id == lot.id, DocumentType.id.not_in(valid_types))
+        .where(sa.true() if provider.registered else DocumentType.registered_only.is_(False))
         .order_by(DocumentType.position)
     ).all()
     return LotStanding(
         lot=lot, admitted=bool(row[0]), suspended=bool(row[1]), compliant=not missing, missing_documents=list(missing)
     )
+
+
+# --- Many providers at once (the AP directory, the compliance check) ----------------------------------------------
+
+
+def admission_in_force(on_date: date):
+    """The condition on Admission for an admission in force on the date (the same dates as eligible_providers)."""
+    return sa.and_(
+        Admission.admitted_on <= on_date,
+        sa.or_(Admission.removed_on.is_(None), Admission.removed_on > on_date),
+    )
+
+
+@dataclass(frozen=True)
+class AdmissionStanding:
+    """One admission in force, with the same suspended / compliant verdicts as eligible_providers for its lot."""
+
+    admission: Admission
+    suspended: bool
+    compliant: bool
+
+    @property
+    def eligible(self) -> bool:
+        return not self.suspended and self.compliant
+
+
+def admissions_in_force(provider_ids: Iterable[int], on_date: date) -> dict[int, list[AdmissionStanding]]:
+    """The admissions in force on the date of each provider, by provider id, in lot order, with whether the provider
+    is suspended from or non-compliant in that lot: one SELECT however many providers and lots (the lot is joined)."""
+    ids = list(provider_ids)
+    found: dict[int, list[AdmissionStanding]] = {provider_id: [] for provider_id in ids}
+    if not ids:
+        return found
+    rows = db.session.execute(
+        sa.select(
+            Admission,
+            _suspended(Admission.lot_id, on_date),
+            _missing_mandatory_document(Admission.lot_id, on_date),
+        )
+        .join(Provider, Provider.id == Admission.provider_id)
+        .join(Admission.lot)
+        .options(contains_eager(Admission.lot))
+        .where(Admission.provider_id.in_(ids), admission_in_force(on_date))
+        .order_by(Admission.provider_id, Lot.arrangement_id, Lot.number, Admission.admitted_on)
+    ).all()
+    for admission, suspended, missing in rows:
+        found[admission.provider_id].append(
+            AdmissionStanding(admission=admission, suspended=bool(suspended), compliant=not missing)
+        )
+    return found

@@ -10,3 +10,12 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     """A named thing (a service, a provider) does not exist."""
+
+
+class FieldErrors(DomainError):
+    """Several fields are wrong at once: ``errors`` maps each field's name to its message, in the order shown."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        super().__init__(message, field=field)
+        self.errors = dict(errors)

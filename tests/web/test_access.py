@@ -29,6 +29,8 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     # Forgotten password and the emailed links (invitation, reset): the token in the link is the credential.
     "auth.forgot_password": PUBLIC,
     "auth.set_password": PUBLIC,
+    # A provider registers itself (then confirms its address and sets a password through the emailed link).
+    "auth.register": PUBLIC,
     "auth.extend_session": SIGNED_IN,
     "account.home": SIGNED_IN,
     "account.change_password": SIGNED_IN,
@@ -44,6 +46,24 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "provider.colleagues": frozenset({PROVIDER}),
     # Also refused (403) by the service to a provider user who does not look after the organisation's accounts.
     "provider.invite_colleague": frozenset({PROVIDER}),
+    # Joining the DPS, the provider's side: no route takes an application id (a provider has only its own), and
+    # documents are filtered by the user's provider in the query.
+    "provider.application": frozenset({PROVIDER}),
+    "provider.start_application": frozenset({PROVIDER}),
+    "provider.application_organisation": frozenset({PROVIDER}),
+    "provider.application_safeguarding_lead": frozenset({PROVIDER}),
+    "provider.application_offer": frozenset({PROVIDER}),
+    "provider.application_sites": frozenset({PROVIDER}),
+    "provider.remove_site": frozenset({PROVIDER}),
+    "provider.application_lots": frozenset({PROVIDER}),
+    "provider.application_questions": frozenset({PROVIDER}),
+    "provider.application_documents": frozenset({PROVIDER}),
+    "provider.application_check": frozenset({PROVIDER}),
+    "provider.submit_application": frozenset({PROVIDER}),
+    "provider.documents": frozenset({PROVIDER}),
+    "provider.upload_document": frozenset({PROVIDER}),
+    # A compliance document: the owning provider's users (another provider gets 404), officers and the manager.
+    "documents.download": frozenset({OFFICER, PROVIDER, MANAGER}),
     "manager.home": frozenset({MANAGER}),
     "manager.users": frozenset({MANAGER}),
     "manager.invite_user": frozenset({MANAGER}),
@@ -52,6 +72,26 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "manager.reactivate_user": frozenset({MANAGER}),
     "manager.resend_invitation": frozenset({MANAGER}),
     "manager.audit": frozenset({MANAGER}),
+    # Joining the DPS, the manager's side: deciding applications, providers, lots (officers read providers through
+    # the directory instead).
+    "manager.applications": frozenset({MANAGER}),
+    "manager.application_detail": frozenset({MANAGER}),
+    "manager.assess_application": frozenset({MANAGER}),
+    "manager.decide_application": frozenset({MANAGER}),
+    "manager.providers": frozenset({MANAGER}),
+    "manager.provider_detail": frozenset({MANAGER}),
+    "manager.suspend_provider": frozenset({MANAGER}),
+    "manager.lift_suspension": frozenset({MANAGER}),
+    "manager.remove_from_lot": frozenset({MANAGER}),
+    "manager.lots": frozenset({MANAGER}),
+    "manager.lot_questions": frozenset({MANAGER}),
+    "manager.edit_lot_question": frozenset({MANAGER}),
+    "manager.move_lot_question": frozenset({MANAGER}),
+    "manager.retire_lot_question": frozenset({MANAGER}),
+    "manager.lot_documents": frozenset({MANAGER}),
+    # The AP directory: officers see admitted and formerly admitted providers (404 otherwise), the manager any.
+    "directory.index": frozenset({OFFICER, MANAGER}),
+    "directory.provider": frozenset({OFFICER, MANAGER}),
 }
 
 

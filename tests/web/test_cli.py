@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
+from portal.clock import london_today
 from portal.extensions import db
-from portal.formatting import london_today
 from portal.models import Application, ApplicationStatus, Arrangement, CouncilService, Lot, Provider, Regime, Role, User
 from portal.services import demo
 from portal.services.eligibility import eligible_providers

@@ -173,5 +173,5 @@ def extend_session():
     return redirect(_safe_next(request.form.get("back")) or url_for(role_home_endpoint(current_user.role)))
 
 
-# Forgotten passwords and emailed links register their routes on this blueprint.
-from portal.blueprints.auth import passwords  # noqa: E402, F401
+# Forgotten passwords and emailed links, and a provider registering itself, register their routes on this blueprint.
+from portal.blueprints.auth import passwords, register  # noqa: E402, F401

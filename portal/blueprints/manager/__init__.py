@@ -15,6 +15,9 @@ def home():
 
 
 from portal.blueprints.manager import (
+    applications,  # noqa: E402,F401  (registers its routes on bp)
     audit,  # noqa: E402,F401  (registers its routes on bp)
+    lots,  # noqa: E402,F401  (registers its routes on bp)
+    providers,  # noqa: E402,F401  (registers its routes on bp)
     users,  # noqa: E402,F401  (registers its routes on bp)
 )

@@ -1,9 +1,12 @@
 """The provider area."""
 
 from flask import Blueprint, render_template
+from flask_login import current_user
 
 from portal.access import roles
+from portal.blueprints.auth.forms import ActionForm
 from portal.models import Role
+from portal.services import applications
 
 bp = Blueprint("provider", __name__, url_prefix="/provider")
 
@@ -11,7 +14,9 @@ bp = Blueprint("provider", __name__, url_prefix="/provider")
 @bp.get("/")
 @roles(Role.PROVIDER)
 def home():
-    return render_template("provider/home.html")
+    state = applications.provider_state(current_user.provider)
+    return render_template("provider/home.html", state=state, start_form=ActionForm())
 
 
-from portal.blueprints.provider import colleagues  # noqa: E402,F401  (registers its routes on bp)
+# Each registers its routes on bp: colleagues, and joining the DPS (the application, compliance documents).
+from portal.blueprints.provider import application, colleagues, documents  # noqa: E402,F401

@@ -1,0 +1,270 @@
+"""The manager's providers: the list, a provider's page (profile, admissions, suspensions, standing per lot), and
+suspending, lifting a suspension and removing a provider from a lot, each a form page of its own.
+
+Registered on the manager blueprint (imported at the bottom of portal/blueprints/manager/__init__.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovRadioInput, GovSubmitInput, GovTextArea
+from wtforms import Field, RadioField, SubmitField, TextAreaField
+from wtforms.fields import SelectChoice
+from wtforms.validators import InputRequired, Length, StopValidation, ValidationError
+
+from portal.access import roles
+from portal.blueprints.manager import bp
+from portal.blueprints.manager.applications import page_number, show_error, today
+from portal.extensions import htmx
+from portal.formatting import long_date
+from portal.models import Role
+from portal.pagination import govuk_pagination
+from portal.services import suspensions
+from portal.services.errors import DomainError, NotFound
+from portal.services.suspensions import REASON_MAX
+from portal.web import client_ip
+
+RESULTS_ID = "provider-results"
+ALL_LOTS = "all"
+
+
+class GovDateField(Field):
+    """A GOV.UK date input (day, month, year boxes with one name). ``data`` is a date or None; what was typed is kept
+    in ``raw_data`` and shown again when the form is refused."""
+
+    widget = GovDateInput()
+
+    def __init__(self, label: str, *, required_message: str | None = None, **kwargs):
+        super().__init__(label, **kwargs)
+        self.required_message = required_message
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        parts = [(value or "").strip() for value in list(valuelist or [])[:3]]
+        parts += [""] * (3 - len(parts))
+        self.raw_data = parts  # the widget shows day, month and year again: always three of them
+        if not any(parts):
+            return
+        missing = [name for name, value in zip(("day", "month", "year"), parts, strict=True) if not value]
+        name = self.label.text.removesuffix(" (optional)")
+        if missing:
+            raise ValueError(f"{name} must include a {' and a '.join(missing)}")
+        day, month, year = parts
+        if not all(part.isdigit() for part in parts):
+            raise ValueError(f"{name} must be a real date, for example 27 3 2026")
+        if len(year) != 4:
+            raise ValueError(f"Year must include 4 numbers, for example {date.today().year}")
+        try:
+            self.data = date(int(year), int(month), int(day))
+        except ValueError:
+            raise ValueError(f"{name} must be a real date, for example 27 3 2026") from None
+
+    def pre_validate(self, form) -> None:
+        if self.process_errors:
+            raise StopValidation()
+        if self.data is None and self.required_message:
+            raise StopValidation(self.required_message)
+
+    def _value(self) -> str:
+        return ""
+
+
+class SuspendForm(FlaskForm):
+    scope = RadioField("Suspend them from", widget=GovRadioInput(), validate_choice=False)
+    reason = TextAreaField(
+        "Reason",
+        widget=GovTextArea(),
+        description="Sent to the provider's users with the dates, and kept in the audit trail.",
+        validators=[
+            InputRequired(message="Enter the reason for the suspension"),
+            Length(max=REASON_MAX, message=f"The reason must be {REASON_MAX} characters or fewer"),
+        ],
+    )
+    starts_on = GovDateField(
+        "Start date",
+        description="The first day with no new invitations. Today or later, for example 27 3 2026.",
+        required_message="Enter the date the suspension starts",
+    )
+    ends_on = GovDateField(
+        "End date (optional)",
+        description="The last day of the suspension. Leave it empty to suspend until you lift the suspension.",
+    )
+    submit = SubmitField("Suspend provider", widget=GovSubmitInput())
+
+    def __init__(self, *args, lots, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scope.choices = [SelectChoice(ALL_LOTS, "All lots")] + [
+            SelectChoice(str(lot.id), lot.label) for lot in lots
+        ]
+
+    def validate_scope(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Select all lots or the lot to suspend them from")
+        if field.data not in {choice.value for choice in field.choices}:
+            raise ValidationError("Select all lots or one of the provider's lots")
+
+    def validate_ends_on(self, field) -> None:
+        if field.data and self.starts_on.data and field.data < self.starts_on.data:
+            raise ValidationError("End date must be the same as or after the start date")
+
+
+class LiftForm(FlaskForm):
+    reason = TextAreaField(
+        "Why are you lifting the suspension?",
+        widget=GovTextArea(),
+        description="Sent to the provider's users and kept in the audit trail.",
+        validators=[
+            InputRequired(message="Enter the reason for lifting the suspension"),
+            Length(max=REASON_MAX, message=f"The reason must be {REASON_MAX} characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Lift suspension", widget=GovSubmitInput())
+
+
+class RemoveForm(FlaskForm):
+    reason = TextAreaField(
+        "Why are you removing them from the lot?",
+        widget=GovTextArea(),
+        description="Sent to the provider's users and kept in the audit trail.",
+        validators=[
+            InputRequired(message="Enter the reason for removing the provider from the lot"),
+            Length(max=REASON_MAX, message=f"The reason must be {REASON_MAX} characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Remove from lot", widget=GovSubmitInput())
+
+
+def _provider_or_404(provider_id: int):
+    try:
+        return suspensions.get_provider(provider_id)
+    except NotFound:
+        abort(404)
+
+
+# ---- Reading -------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/providers", endpoint="providers")
+@roles(Role.MANAGER)
+def provider_list():
+    result = suspensions.providers_page(today=today(), page=page_number())
+    context = {
+        "result": result,
+        "results_id": RESULTS_ID,
+        "pagination": govuk_pagination(
+            result.page,
+            result.pages,
+            lambda number: url_for("manager.providers", page=number),
+            label="Pages of providers",
+        ),
+    }
+    if htmx and htmx.target == RESULTS_ID and not htmx.history_restore_request:
+        response = render_template("manager/partials/provider_results.html", **context)
+    else:
+        response = render_template("manager/providers.html", **context)
+    return response, {"Vary": "HX-Request, HX-Target"}
+
+
+@bp.get("/providers/<int:provider_id>")
+@roles(Role.MANAGER)
+def provider_detail(provider_id: int):
+    provider = _provider_or_404(provider_id)
+    return render_template(
+        "manager/provider.html", view=suspensions.overview(provider, today()), provider=provider, today=today()
+    )
+
+
+# ---- Suspending, lifting, removing ---------------------------------------------------------------------------------
+
+
+@bp.route("/providers/<int:provider_id>/suspend", methods=["GET", "POST"])
+@roles(Role.MANAGER)
+def suspend_provider(provider_id: int):
+    provider = _provider_or_404(provider_id)
+    lots = suspensions.suspension_lots(provider, today())
+    form = SuspendForm(lots=lots)
+    if form.validate_on_submit():
+        try:
+            suspension = suspensions.suspend(
+                provider.id,
+                current_user,
+                lot_id=None if form.scope.data == ALL_LOTS else int(form.scope.data),
+                reason=form.reason.data,
+                starts_on=form.starts_on.data,
+                ends_on=form.ends_on.data,
+                today=today(),
+                ip=client_ip(),
+            )
+        except DomainError as error:
+            show_error(form, error, "scope")
+        else:
+            ends = f" to {long_date(suspension.ends_on)}" if suspension.ends_on else " until you lift it"
+            flash(
+                f"{provider.name} is suspended from {suspension.lot.label if suspension.lot else 'all lots'} "
+                f"from {long_date(suspension.starts_on)}{ends}. Their users have been told by email.",
+                "success",
+            )
+            return redirect(url_for("manager.provider_detail", provider_id=provider.id))
+    return render_template("manager/suspend_provider.html", form=form, provider=provider, lots=lots)
+
+
+@bp.route("/providers/<int:provider_id>/suspensions/<int:suspension_id>/lift", methods=["GET", "POST"])
+@roles(Role.MANAGER)
+def lift_suspension(provider_id: int, suspension_id: int):
+    provider = _provider_or_404(provider_id)
+    try:
+        suspension = suspensions.get_suspension(provider, suspension_id)
+    except NotFound:
+        abort(404)
+    state = suspensions.state_of(suspension, today())
+    form = LiftForm()
+    if form.validate_on_submit():
+        try:
+            suspensions.lift(
+                provider.id, suspension.id, current_user, reason=form.reason.data, today=today(), ip=client_ip()
+            )
+        except DomainError as error:
+            if error.field:
+                show_error(form, error, "reason")
+            else:
+                flash(error.message, "info")
+                return redirect(url_for("manager.provider_detail", provider_id=provider.id))
+        else:
+            flash(f"The suspension of {provider.name} is lifted. Their users have been told by email.", "success")
+            return redirect(url_for("manager.provider_detail", provider_id=provider.id))
+    return render_template(
+        "manager/lift_suspension.html", form=form, provider=provider, suspension=suspension, state=state
+    )
+
+
+@bp.route("/providers/<int:provider_id>/admissions/<int:admission_id>/remove", methods=["GET", "POST"])
+@roles(Role.MANAGER)
+def remove_from_lot(provider_id: int, admission_id: int):
+    provider = _provider_or_404(provider_id)
+    try:
+        admission = suspensions.get_admission(provider, admission_id)
+    except NotFound:
+        abort(404)
+    form = RemoveForm()
+    if form.validate_on_submit():
+        try:
+            suspensions.remove_from_lot(
+                provider.id, admission.id, current_user, reason=form.reason.data, today=today(), ip=client_ip()
+            )
+        except DomainError as error:
+            if error.field:
+                show_error(form, error, "reason")
+            else:
+                flash(error.message, "info")
+                return redirect(url_for("manager.provider_detail", provider_id=provider.id))
+        else:
+            flash(
+                f"{provider.name} is removed from {admission.lot.label}. Their users have been told by email.",
+                "success",
+            )
+            return redirect(url_for("manager.provider_detail", provider_id=provider.id))
+    return render_template("manager/remove_from_lot.html", form=form, provider=provider, admission=admission)

@@ -1,0 +1,220 @@
+"""The AP directory: the providers admitted to the DPS, as officers and the manager search and read them.
+
+A page of results is a fixed number of statements whatever the number of providers: one COUNT, one SELECT of the
+providers, one SELECT per profile list (needs, delivery modes, areas, sites: lazy="selectin" on Provider), and one
+SELECT of the page's admissions in force with their lots and whether each is suspended or non-compliant (the rules
+of portal.services.eligibility, which stays the one place that decides eligibility).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import (
+    Admission,
+    Area,
+    DeliveryMode,
+    Lot,
+    Need,
+    Provider,
+    ProviderArea,
+    ProviderDeliveryMode,
+    ProviderNeed,
+    Role,
+    Suspension,
+    User,
+)
+from portal.pagination import Page, paginate
+from portal.services import compliance, eligibility
+from portal.services.eligibility import AdmissionStanding, LotStanding
+from portal.services.errors import NotFound
+
+PER_PAGE = 20
+# The ages a child in the directory's search can be: AP runs from reception to preparation for adulthood (25).
+YOUNGEST, OLDEST = 4, 25
+
+
+@dataclass(frozen=True)
+class DirectoryFilters:
+    """What an officer searches by. Empty (None or "") means any."""
+
+    q: str = ""
+    lot_id: int | None = None
+    need: Need | None = None
+    area: Area | None = None
+    age: int | None = None
+    registered: bool | None = None
+    delivery_mode: DeliveryMode | None = None
+
+
+def in_order(codes, vocabulary) -> list:
+    """Codes from a vocabulary (Need, Area, DeliveryMode) in the vocabulary's own order, for showing."""
+    return [value for value in vocabulary if value in codes]
+
+
+class _Offer:
+    """What a provider offers, in the vocabulary's order (from the profile lists loaded with the provider)."""
+
+    provider: Provider
+
+    @property
+    def needs(self) -> list[Need]:
+        return in_order(self.provider.need_codes, Need)
+
+    @property
+    def areas(self) -> list[Area]:
+        return in_order(self.provider.area_codes, Area)
+
+    @property
+    def delivery_modes(self) -> list[DeliveryMode]:
+        return in_order(self.provider.delivery_mode_codes, DeliveryMode)
+
+
+@dataclass(frozen=True)
+class DirectoryEntry(_Offer):
+    """A provider in the results, with its admissions in force today and how it stands in each lot."""
+
+    provider: Provider
+    admissions: list[AdmissionStanding]
+
+    @property
+    def lots(self) -> list[Lot]:
+        return [standing.admission.lot for standing in self.admissions]
+
+    @property
+    def suspended_lots(self) -> list[Lot]:
+        return [standing.admission.lot for standing in self.admissions if standing.suspended]
+
+    @property
+    def non_compliant_lots(self) -> list[Lot]:
+        return [standing.admission.lot for standing in self.admissions if not standing.compliant]
+
+
+def lots() -> list[Lot]:
+    """Every lot, for the directory's lot filter (one SELECT)."""
+    return list(db.session.scalars(sa.select(Lot).order_by(Lot.arrangement_id, Lot.number)))
+
+
+def _conditions(filters: DirectoryFilters, on_date: date) -> list:
+    in_force = [Admission.provider_id == Provider.id, eligibility.admission_in_force(on_date)]
+    if filters.lot_id is not None:
+        in_force.append(Admission.lot_id == filters.lot_id)
+    conditions = [sa.exists().where(*in_force)]
+    text = filters.q.strip()
+    if text:
+        conditions.append(
+            sa.or_(Provider.name.icontains(text, autoescape=True), Provider.legal_name.icontains(text, autoescape=True))
+        )
+    if filters.need is not None:
+        conditions.append(sa.exists().where(ProviderNeed.provider_id == Provider.id, ProviderNeed.need == filters.need))
+    if filters.area is not None:
+        conditions.append(sa.exists().where(ProviderArea.provider_id == Provider.id, ProviderArea.area == filters.area))
+    if filters.delivery_mode is not None:
+        conditions.append(
+            sa.exists().where(
+                ProviderDeliveryMode.provider_id == Provider.id, ProviderDeliveryMode.mode == filters.delivery_mode
+            )
+        )
+    if filters.registered is not None:
+        conditions.append(Provider.registered.is_(filters.registered))
+    if filters.age is not None:
+        # A provider that gave no age range is not matched; one that gave only one end is open at the other.
+        conditions.append(
+            sa.and_(
+                sa.or_(Provider.age_from.is_not(None), Provider.age_to.is_not(None)),
+                sa.or_(Provider.age_from.is_(None), Provider.age_from <= filters.age),
+                sa.or_(Provider.age_to.is_(None), Provider.age_to >= filters.age),
+            )
+        )
+    return conditions
+
+
+def search(filters: DirectoryFilters, *, on_date: date, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """Providers with an admission in force on the date that match every filter, by name, a page at a time; each item
+    is a DirectoryEntry. A page past the end is the last page."""
+    statement = (
+        sa.select(Provider).where(*_conditions(filters, on_date)).order_by(sa.func.lower(Provider.name), Provider.id)
+    )
+    found = paginate(statement, page=page, per_page=per_page)
+    admissions = eligibility.admissions_in_force([provider.id for provider in found.items], on_date)
+    entries = [DirectoryEntry(provider=provider, admissions=admissions[provider.id]) for provider in found.items]
+    return dataclasses.replace(found, items=entries)
+
+
+# ---- One provider ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderRecord(_Offer):
+    """Everything the directory shows about one provider."""
+
+    provider: Provider
+    admissions: list[Admission]  # every admission, in force or not, in lot order
+    standings: list[LotStanding]  # for each lot the provider is admitted to today
+    documents: list[compliance.DocumentStatus]  # the current document of each type
+    suspensions: list[Suspension]  # newest first
+    on_date: date
+
+    @property
+    def admitted_now(self) -> bool:
+        return bool(self.standings)
+
+
+def _ever_admitted(provider_id: int, on_date: date) -> bool:
+    return bool(
+        db.session.scalar(
+            sa.select(sa.exists().where(Admission.provider_id == provider_id, Admission.admitted_on <= on_date))
+        )
+    )
+
+
+def provider_record(provider_id: int, *, viewer: User, on_date: date) -> ProviderRecord:
+    """A provider's directory page. Officers see only providers admitted now or in the past (NotFound otherwise, so
+    an applicant's existence is not revealed); the manager sees any provider."""
+    provider = db.session.get(Provider, provider_id)
+    if provider is None or (viewer.role is not Role.MANAGER and not _ever_admitted(provider_id, on_date)):
+        raise NotFound("No provider in the directory has that number")
+    admissions = list(
+        db.session.scalars(
+            sa.select(Admission)
+            .join(Admission.lot)
+            .where(Admission.provider_id == provider_id, Admission.admitted_on <= on_date)
+            .order_by(Lot.arrangement_id, Lot.number, Admission.admitted_on)
+        )
+    )
+    in_force_lots: dict[int, Lot] = {}
+    for admission in admissions:
+        if admission.removed_on is None or admission.removed_on > on_date:
+            in_force_lots.setdefault(admission.lot_id, admission.lot)
+    standings = [eligibility.standing(provider, lot, on_date) for lot in in_force_lots.values()]
+    suspensions = list(
+        db.session.scalars(
+            sa.select(Suspension)
+            .where(Suspension.provider_id == provider_id)
+            .order_by(Suspension.starts_on.desc(), Suspension.id.desc())
+        )
+    )
+    return ProviderRecord(
+        provider=provider,
+        admissions=admissions,
+        standings=standings,
+        documents=compliance.current_documents(provider_id, on_date=on_date),
+        suspensions=suspensions,
+        on_date=on_date,
+    )
+
+
+def suspension_state(suspension: Suspension, on_date: date) -> str:
+    """How a suspension stands on the date: Lifted, Ended, Scheduled or In force."""
+    if suspension.lifted_at is not None:
+        return "Lifted"
+    if suspension.ends_on is not None and suspension.ends_on < on_date:
+        return "Ended"
+    if suspension.starts_on > on_date:
+        return "Scheduled"
+    return "In force"
