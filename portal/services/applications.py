@@ -44,7 +44,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from portal.services import audit, documents, eligibility, working_days
+from portal.services import audit, decisions, documents, eligibility, working_days
 from portal.services.accounts import normalise_email
 from portal.services.audit import Events
 from portal.services.errors import DomainError, FieldErrors, NotFound
@@ -757,6 +757,7 @@ def submit(
     after the day it is submitted (Europe/London). Audited; the provider's users get a confirmation and every
     manager a notification, all in the same transaction. Commits."""
     _check_editable(application, expected_version)
+    decisions.ensure_transition(application, ApplicationStatus.SUBMITTED, by)  # the one table of who moves what
     now = now or datetime.now(UTC)
     submitted_on = london_today(now)
     result = progress(application, submitted_on)
