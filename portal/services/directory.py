@@ -33,6 +33,7 @@ from portal.pagination import Page, paginate
 from portal.services import compliance, eligibility
 from portal.services.eligibility import AdmissionStanding, LotStanding
 from portal.services.errors import NotFound
+from portal.services.suspensions import state_of
 
 PER_PAGE = 20
 # The ages a child in the directory's search can be: AP runs from reception to preparation for adulthood (25).
@@ -210,11 +211,6 @@ def provider_record(provider_id: int, *, viewer: User, on_date: date) -> Provide
 
 
 def suspension_state(suspension: Suspension, on_date: date) -> str:
-    """How a suspension stands on the date: Lifted, Ended, Scheduled or In force."""
-    if suspension.lifted_at is not None:
-        return "Lifted"
-    if suspension.ends_on is not None and suspension.ends_on < on_date:
-        return "Ended"
-    if suspension.starts_on > on_date:
-        return "Scheduled"
-    return "In force"
+    """How a suspension stands on the date, as the directory shows it: Lifted, Ended, Scheduled or In force (the
+    manager's pages read the same state from portal.services.suspensions)."""
+    return state_of(suspension, on_date).value.capitalize()

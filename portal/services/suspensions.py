@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import InstrumentedAttribute, lazyload
 
 from portal.extensions import db
 from portal.formatting import long_date
@@ -192,6 +192,22 @@ def _tell(provider: Provider, subject: str, body: str) -> None:
         notify(user, subject, f"Dear {user.name},\n\n{body}")
 
 
+def _change_once(row: Suspension | Admission, unset: InstrumentedAttribute, values: dict, taken: str) -> None:
+    """Write ``values`` to the row only while its ``unset`` column is still empty, so two managers lifting (or
+    removing) at once cannot both succeed and the trail records one change; the other is refused with ``taken``."""
+    model = type(row)
+    changed = db.session.execute(
+        sa.update(model)
+        .where(model.id == row.id, unset.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:
+        db.session.rollback()
+        raise DomainError(taken)
+    db.session.refresh(row)
+
+
 def _dates_text(starts_on: date, ends_on: date | None) -> str:
     if ends_on is None:
         return f"from {long_date(starts_on)} until further notice"
@@ -276,17 +292,12 @@ def lift(
             raise DomainError(f"This suspension ended on {long_date(suspension.ends_on)}: there is nothing to lift")
         raise DomainError("This suspension has been lifted already")
     reason = _reason(reason, "reason", "Enter the reason for lifting the suspension")
-    # Conditional, so two managers lifting at once cannot both succeed (and the trail records one lift).
-    lifted = db.session.execute(
-        sa.update(Suspension)
-        .where(Suspension.id == suspension.id, Suspension.lifted_at.is_(None))
-        .values(lifted_at=utcnow(), lifted_by_id=by.id, lift_reason=reason)
-        .execution_options(synchronize_session=False)
+    _change_once(
+        suspension,
+        Suspension.lifted_at,
+        {"lifted_at": utcnow(), "lifted_by_id": by.id, "lift_reason": reason},
+        "Someone else lifted this suspension a moment ago",
     )
-    if lifted.rowcount != 1:
-        db.session.rollback()
-        raise DomainError("Someone else lifted this suspension a moment ago")
-    db.session.refresh(suspension)
     scope = suspension.lot.label if suspension.lot is not None else "all lots"
     audit.record(
         Events.SUSPENSION_LIFTED,
@@ -321,16 +332,12 @@ def remove_from_lot(
             f"{provider.name} was removed from {admission.lot.label} on {long_date(admission.removed_on)}"
         )
     reason = _reason(reason, "reason", "Enter the reason for removing the provider from the lot")
-    removed = db.session.execute(
-        sa.update(Admission)
-        .where(Admission.id == admission.id, Admission.removed_on.is_(None))
-        .values(removed_on=today, removed_reason=reason, removed_by_id=by.id)
-        .execution_options(synchronize_session=False)
+    _change_once(
+        admission,
+        Admission.removed_on,
+        {"removed_on": today, "removed_reason": reason, "removed_by_id": by.id},
+        "Someone else removed the provider from this lot a moment ago",
     )
-    if removed.rowcount != 1:
-        db.session.rollback()
-        raise DomainError("Someone else removed the provider from this lot a moment ago")
-    db.session.refresh(admission)
     audit.record(
         Events.PROVIDER_REMOVED_FROM_LOT,
         actor=by,

@@ -6,6 +6,7 @@ Registered on the manager blueprint (imported at the bottom of portal/blueprints
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from flask import abort, flash, redirect, render_template, url_for
@@ -21,7 +22,7 @@ from portal.blueprints.manager import bp
 from portal.blueprints.manager.applications import page_number, show_error, today
 from portal.extensions import htmx
 from portal.formatting import long_date
-from portal.models import Role
+from portal.models import Provider, Role
 from portal.pagination import govuk_pagination
 from portal.services import suspensions
 from portal.services.errors import DomainError, NotFound
@@ -145,6 +146,22 @@ def _provider_or_404(provider_id: int):
         abort(404)
 
 
+def _with_reason(form: FlaskForm, provider: Provider, action: Callable[..., object], target_id: int, success: str):
+    """Lift a suspension or remove an admission (``action``, the service; both take the same arguments) with the
+    reason typed in ``form``. Back to the provider's page with ``success``, or with the service's message when there
+    is nothing to do (lifted or removed already); None, with the message by the reason, to show the form again."""
+    try:
+        action(provider.id, target_id, current_user, reason=form.reason.data, today=today(), ip=client_ip())
+    except DomainError as error:
+        if error.field:
+            show_error(form, error, "reason")
+            return None
+        flash(error.message, "info")
+    else:
+        flash(success, "success")
+    return redirect(url_for("manager.provider_detail", provider_id=provider.id))
+
+
 # ---- Reading -------------------------------------------------------------------------------------------------------
 
 
@@ -223,19 +240,15 @@ def lift_suspension(provider_id: int, suspension_id: int):
     state = suspensions.state_of(suspension, today())
     form = LiftForm()
     if form.validate_on_submit():
-        try:
-            suspensions.lift(
-                provider.id, suspension.id, current_user, reason=form.reason.data, today=today(), ip=client_ip()
-            )
-        except DomainError as error:
-            if error.field:
-                show_error(form, error, "reason")
-            else:
-                flash(error.message, "info")
-                return redirect(url_for("manager.provider_detail", provider_id=provider.id))
-        else:
-            flash(f"The suspension of {provider.name} is lifted. Their users have been told by email.", "success")
-            return redirect(url_for("manager.provider_detail", provider_id=provider.id))
+        done = _with_reason(
+            form,
+            provider,
+            suspensions.lift,
+            suspension.id,
+            f"The suspension of {provider.name} is lifted. Their users have been told by email.",
+        )
+        if done is not None:
+            return done
     return render_template(
         "manager/lift_suspension.html", form=form, provider=provider, suspension=suspension, state=state
     )
@@ -251,20 +264,13 @@ def remove_from_lot(provider_id: int, admission_id: int):
         abort(404)
     form = RemoveForm()
     if form.validate_on_submit():
-        try:
-            suspensions.remove_from_lot(
-                provider.id, admission.id, current_user, reason=form.reason.data, today=today(), ip=client_ip()
-            )
-        except DomainError as error:
-            if error.field:
-                show_error(form, error, "reason")
-            else:
-                flash(error.message, "info")
-                return redirect(url_for("manager.provider_detail", provider_id=provider.id))
-        else:
-            flash(
-                f"{provider.name} is removed from {admission.lot.label}. Their users have been told by email.",
-                "success",
-            )
-            return redirect(url_for("manager.provider_detail", provider_id=provider.id))
+        done = _with_reason(
+            form,
+            provider,
+            suspensions.remove_from_lot,
+            admission.id,
+            f"{provider.name} is removed from {admission.lot.label}. Their users have been told by email.",
+        )
+        if done is not None:
+            return done
     return render_template("manager/remove_from_lot.html", form=form, provider=provider, admission=admission)
