@@ -1,83 +1,57 @@
-"""Small factories for the DPS side (arrangement, lots, questions, documents, applications), kept apart from
-tests/factories.py. Objects are committed, like every factory's."""
+"""Data builders for the DPS side: provider profiles, compliance documents and lot requirements, admissions,
+suspensions and submitted applications (the model factories and the lot builders are in tests/factories.py). Each
+builder commits (a live server thread sees the rows) and must be called inside an app context. many_providers() uses
+bulk INSERTs, so hundreds of providers take a fraction of a second."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
-import factory
 import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import (
     Admission,
     Application,
+    ApplicationAnswer,
+    ApplicationLot,
     ApplicationStatus,
     Area,
-    Arrangement,
     ComplianceDocument,
     DeliveryMode,
     DocumentType,
     Lot,
     LotDocumentRequirement,
-    LotQuestion,
     Need,
     OfstedGrade,
     Provider,
     ProviderArea,
     ProviderDeliveryMode,
     ProviderNeed,
-    Regime,
     Site,
+    Suspension,
 )
-from tests.factories import BaseFactory, ProviderFactory
+from portal.services.working_days import decision_due_on
+from tests.factories import AdmissionFactory, LotQuestionFactory, ProviderFactory, SuspensionFactory
 
+TODAY = date(2026, 6, 15)
+LONG_AGO = date(2025, 1, 6)
 PDF_BYTES = b"%PDF-1.7\n% a tiny test file\n%%EOF\n"
 
 
-class ArrangementFactory(BaseFactory):
-    class Meta:
-        model = Arrangement
-
-    name = factory.Sequence(lambda n: f"Arrangement {n}")
-    regime = Regime.PCR2015_DPS
-    start_date = date(2024, 4, 1)
-    end_date = date(2031, 3, 31)
-
-
-class LotFactory(BaseFactory):
-    class Meta:
-        model = Lot
-
-    arrangement = factory.SubFactory(ArrangementFactory)
-    number = factory.Sequence(lambda n: n + 1)
-    title = factory.Sequence(lambda n: f"Lot title {n}")
-
-
-class LotQuestionFactory(BaseFactory):
-    class Meta:
-        model = LotQuestion
-
-    lot_id = None  # give the lot's id
-    position = factory.Sequence(lambda n: n)
-    text = factory.Sequence(lambda n: f"How would you meet need number {n}?")
-
-
-class ApplicationFactory(BaseFactory):
-    class Meta:
-        model = Application
-
-    provider = factory.SubFactory(ProviderFactory)
-    status = ApplicationStatus.DRAFT
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
 
 
 def document_type(code: str) -> DocumentType:
-    """One of the document types the migration puts in every database."""
+    """A document type the migrations put in every database (public-liability, safeguarding-policy, ofsted-report,
+    ...)."""
     return db.session.scalar(sa.select(DocumentType).where(DocumentType.code == code))
 
 
 def require(lot: Lot, *codes: str) -> None:
+    """The lot requires documents of these types."""
     for code in codes:
         db.session.add(LotDocumentRequirement(lot_id=lot.id, document_type_id=document_type(code).id))
     db.session.commit()
@@ -89,6 +63,7 @@ def add_document(
     expires_on: date | None = None,
     content: bytes = PDF_BYTES,
     filename: str = "policy.pdf",
+    uploaded_at: datetime | None = None,
 ) -> ComplianceDocument:
     document = ComplianceDocument(
         provider_id=provider.id,
@@ -99,21 +74,44 @@ def add_document(
         sha256=hashlib.sha256(content).hexdigest(),
         content=content,
         expires_on=expires_on,
+        uploaded_at=uploaded_at or datetime.now(UTC),
     )
     db.session.add(document)
     db.session.commit()
     return document
 
 
-def admit(
-    provider: Provider, lot: Lot, on: date = date(2025, 1, 6), application: Application | None = None
-) -> Admission:
-    admission = Admission(
-        provider_id=provider.id, lot_id=lot.id, admitted_on=on, application_id=application.id if application else None
-    )
-    db.session.add(admission)
+def upload(
+    provider: Provider,
+    code: str,
+    *,
+    expires_on: date | None = None,
+    uploaded_at: datetime | None = None,
+    filename: str | None = None,
+) -> ComplianceDocument:
+    """add_document(), the file named after its type unless given a name."""
+    return add_document(provider, code, expires_on, filename=filename or f"{code}.pdf", uploaded_at=uploaded_at)
+
+
+def make_provider(
+    name: str,
+    *,
+    needs: tuple[Need, ...] = (),
+    areas: tuple[Area, ...] = (),
+    modes: tuple[DeliveryMode, ...] = (),
+    registered: bool | None = False,
+    ages: tuple[int | None, int | None] = (None, None),
+    sites: tuple[tuple[str, str, str], ...] = (),
+    **fields,
+) -> Provider:
+    provider = Provider(name=name, registered=registered, age_from=ages[0], age_to=ages[1], **fields)
+    provider.needs = [ProviderNeed(need=need) for need in needs]
+    provider.areas = [ProviderArea(area=area) for area in areas]
+    provider.delivery_modes = [ProviderDeliveryMode(mode=mode) for mode in modes]
+    provider.sites = [Site(name=site, address=address, postcode=postcode) for site, address, postcode in sites]
+    db.session.add(provider)
     db.session.commit()
-    return admission
+    return provider
 
 
 def complete_profile(provider: Provider, *, on_site: bool = True) -> Provider:
@@ -138,3 +136,130 @@ def complete_profile(provider: Provider, *, on_site: bool = True) -> Provider:
         provider.sites = [Site(name="Main site", address="1 High Street, Uxbridge", postcode="UB8 1UW")]
     db.session.commit()
     return provider
+
+
+def admit(
+    provider: Provider,
+    lot: Lot,
+    *,
+    on: date = LONG_AGO,
+    removed_on: date | None = None,
+    application: Application | None = None,
+) -> Admission:
+    """The provider admitted to the lot ``on`` that day (from ``application`` if given), removed on ``removed_on``."""
+    return AdmissionFactory(
+        provider_id=provider.id,
+        lot_id=lot.id,
+        admitted_on=on,
+        removed_on=removed_on,
+        removed_reason="Removed in a test" if removed_on is not None else "",
+        application_id=application.id if application else None,
+    )
+
+
+def suspend(
+    provider: Provider,
+    lot: Lot | None = None,
+    *,
+    starts_on: date,
+    ends_on: date | None = None,
+    lifted: bool = False,
+    reason: str = "Concern under investigation",
+) -> Suspension:
+    """The provider suspended from the lot (from every lot without one), lifted already if ``lifted``."""
+    return SuspensionFactory(
+        provider_id=provider.id,
+        lot_id=lot.id if lot else None,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        reason=reason,
+        lifted_at=datetime.now(UTC) if lifted else None,
+        lift_reason="Investigation closed" if lifted else "",
+    )
+
+
+def make_submitted_application(
+    *,
+    provider: Provider | None = None,
+    lots: list[Lot],
+    submitted_on: date = date(2026, 6, 1),
+    questions_per_lot: int = 1,
+    status: ApplicationStatus = ApplicationStatus.SUBMITTED,
+) -> Application:
+    """A submitted application for the lots, with ``questions_per_lot`` answered questions in each and the decision
+    due 10 working days after ``submitted_on`` (as the provider's submission sets it)."""
+    provider = provider or ProviderFactory()
+    application = Application(
+        provider_id=provider.id,
+        status=status,
+        submitted_at=datetime.combine(submitted_on, time(10, 0), tzinfo=UTC),
+        decision_due_on=decision_due_on(submitted_on),
+    )
+    application.lots = [ApplicationLot(lot_id=lot.id) for lot in lots]
+    db.session.add(application)
+    db.session.flush()
+    for lot in lots:
+        for n in range(questions_per_lot):
+            question = LotQuestionFactory(lot_id=lot.id, text=f"{lot.title} question {n + 1}")
+            db.session.add(
+                ApplicationAnswer(
+                    application_id=application.id,
+                    question_id=question.id,
+                    answer=f"Our answer for {lot.title}, question {n + 1}",
+                )
+            )
+    db.session.commit()
+    return application
+
+
+def many_providers(count: int, lots: list[Lot] | list[int], *, prefix: str = "Bulk provider") -> list[int]:
+    """``count`` admitted providers, each with two needs, two areas, two ways of teaching, a site and an admission to
+    every lot given (every fifth suspended from the first lot), no documents: a handful of bulk INSERTs, whatever the
+    count. Returns the providers' ids."""
+    needs, areas, modes = list(Need), list(Area), list(DeliveryMode)
+    lot_ids = [lot if isinstance(lot, int) else lot.id for lot in lots]
+    db.session.execute(
+        sa.insert(Provider),
+        [
+            {
+                "name": f"{prefix} {number:04d}",
+                "registered": number % 2 == 0,
+                "age_from": 5 + number % 6,
+                "age_to": 16 + number % 3,
+                "summary": "Bulk",
+            }
+            for number in range(count)
+        ],
+    )
+    ids = list(db.session.scalars(sa.select(Provider.id).where(Provider.name.startswith(prefix)).order_by(Provider.id)))
+    db.session.execute(
+        sa.insert(ProviderNeed),
+        [{"provider_id": pid, "need": needs[(i + k) % len(needs)]} for i, pid in enumerate(ids) for k in (0, 1)],
+    )
+    db.session.execute(
+        sa.insert(ProviderArea),
+        [{"provider_id": pid, "area": areas[(i + k) % len(areas)]} for i, pid in enumerate(ids) for k in (0, 1)],
+    )
+    db.session.execute(
+        sa.insert(ProviderDeliveryMode),
+        [{"provider_id": pid, "mode": modes[(i + k) % len(modes)]} for i, pid in enumerate(ids) for k in (0, 1)],
+    )
+    db.session.execute(
+        sa.insert(Site),
+        [{"provider_id": pid, "name": "Main site", "address": "1 High St", "postcode": "UB8 1AA"} for pid in ids],
+    )
+    db.session.execute(
+        sa.insert(Admission),
+        [{"provider_id": pid, "lot_id": lot_id, "admitted_on": LONG_AGO} for pid in ids for lot_id in lot_ids],
+    )
+    if lot_ids:
+        db.session.execute(
+            sa.insert(Suspension),
+            [
+                {"provider_id": pid, "lot_id": lot_ids[0], "starts_on": LONG_AGO, "reason": "Bulk"}
+                for i, pid in enumerate(ids)
+                if i % 5 == 0
+            ],
+        )
+    db.session.commit()
+    return ids

@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 from portal.clock import london_today
 from portal.models import Area, DeliveryMode, Need, Role
 from tests.e2e.helpers import axe, page_url, sign_in
-from tests.factories_directory import admit, days, make_lot, make_provider, require, suspend, upload
+from tests.factories import make_lot
+from tests.factories_dps import admit, days, make_provider, require, suspend, upload
 
 
 def _directory(app) -> dict[str, int]:

@@ -18,7 +18,8 @@ from portal.models import OutboxMessage, Role
 from portal.services.decisions import DECISION_SUBJECT, clock
 from portal.services.working_days import decision_due_on
 from tests.e2e.helpers import axe, page_url, sign_out, submit_two_factor_code
-from tests.factories_dps import PDF_BYTES, LotFactory, LotQuestionFactory, require
+from tests.factories import LotFactory, LotQuestionFactory
+from tests.factories_dps import PDF_BYTES, require
 from tests.helpers import DEFAULT_PASSWORD, TEST_TOTP_SECRET, totp_code
 
 ORGANISATION = "Riverside Learning"

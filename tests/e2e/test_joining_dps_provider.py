@@ -12,7 +12,8 @@ from portal.extensions import db
 from portal.models import Role
 from tests.e2e.helpers import axe
 from tests.e2e.helpers import sign_in as browser_sign_in
-from tests.factories_dps import LotFactory, LotQuestionFactory, require
+from tests.factories import LotFactory, LotQuestionFactory
+from tests.factories_dps import require
 
 
 def test_registering_in_the_browser(page):

@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from portal.clock import london_today
 from portal.models import Role
 from tests.e2e.helpers import axe, sign_in
-from tests.factories import ProviderFactory, make_user
-from tests.factories_manager import AdmissionFactory, make_lots, make_submitted_application
+from tests.factories import AdmissionFactory, ProviderFactory, make_lots, make_user
+from tests.factories_dps import make_submitted_application
 
 
 def _application(app) -> dict:

@@ -37,15 +37,8 @@ from portal.services.applications import (
 )
 from portal.services.audit import Events
 from portal.services.errors import FieldErrors, NotFound
-from tests.factories import ProviderFactory, make_user
-from tests.factories_dps import (
-    LotFactory,
-    LotQuestionFactory,
-    add_document,
-    admit,
-    complete_profile,
-    require,
-)
+from tests.factories import LotFactory, LotQuestionFactory, ProviderFactory, make_user
+from tests.factories_dps import add_document, admit, complete_profile, require
 
 pytestmark = pytest.mark.usefixtures("app_context")
 

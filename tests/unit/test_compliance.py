@@ -11,8 +11,8 @@ from portal.extensions import db
 from portal.models import ExpiryReminder, Notification, OutboxMessage, Role
 from portal.services import compliance
 from portal.services.eligibility import eligible_providers
-from tests.factories import make_user
-from tests.factories_directory import TODAY, admit, days, make_lot, make_provider, require, suspend, upload
+from tests.factories import make_lot, make_user
+from tests.factories_dps import TODAY, admit, days, make_provider, require, suspend, upload
 
 
 def mail_to(address: str) -> list[OutboxMessage]:

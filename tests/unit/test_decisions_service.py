@@ -24,8 +24,8 @@ from portal.services.audit import Events
 from portal.services.decisions import Conflict, IllegalTransition, LotAssessment, NotAllowed, QueueTab
 from portal.services.errors import DomainError
 from portal.services.working_days import decision_due_on
-from tests.factories import ProviderFactory, make_user
-from tests.factories_manager import AdmissionFactory, make_lots, make_submitted_application
+from tests.factories import AdmissionFactory, ProviderFactory, make_lots, make_user
+from tests.factories_dps import make_submitted_application
 
 TODAY = date(2026, 6, 15)  # a Monday
 

@@ -11,8 +11,8 @@ from portal.models import Area, DeliveryMode, Need, Role
 from portal.services import directory
 from portal.services.directory import DirectoryFilters
 from portal.services.errors import NotFound
-from tests.factories import make_user
-from tests.factories_directory import TODAY, admit, days, make_lot, make_provider, require, suspend, upload
+from tests.factories import make_lot, make_user
+from tests.factories_dps import TODAY, admit, days, make_provider, require, suspend, upload
 
 
 def names(filters: DirectoryFilters = DirectoryFilters(), **kwargs) -> list[str]:

@@ -18,8 +18,8 @@ from portal.services import documents
 from portal.services.audit import Events
 from portal.services.documents import DocumentStatus, Kind
 from portal.services.errors import FieldErrors, NotFound
-from tests.factories import ProviderFactory, make_user
-from tests.factories_dps import LotFactory, add_document, document_type, require
+from tests.factories import LotFactory, ProviderFactory, make_user
+from tests.factories_dps import add_document, document_type, require
 
 pytestmark = pytest.mark.usefixtures("app_context")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from portal.services.eligibility import admissions_in_force, eligible_providers, standing
-from tests.factories_directory import TODAY, admit, days, make_lot, make_provider, require, suspend, upload
+from tests.factories import make_lot
+from tests.factories_dps import TODAY, admit, days, make_provider, require, suspend, upload
 
 
 @pytest.fixture
@@ -159,7 +160,7 @@ def test_a_type_only_for_registered_schools_is_not_asked_of_an_unregistered_prov
 
     from portal.extensions import db
     from portal.models import Admission, DocumentType, LotDocumentRequirement, Provider
-    from tests.factories_dps import LotFactory
+    from tests.factories import LotFactory
 
     today = TODAY
     lot = LotFactory(number=7, title="Registered schools")

@@ -15,8 +15,7 @@ from portal.services.audit import Events
 from portal.services.eligibility import eligible_providers
 from portal.services.errors import DomainError, NotFound
 from portal.services.suspensions import SuspensionState
-from tests.factories import ProviderFactory, make_user
-from tests.factories_manager import AdmissionFactory, SuspensionFactory, make_lots
+from tests.factories import AdmissionFactory, ProviderFactory, SuspensionFactory, make_lots, make_user
 
 TODAY = date(2026, 6, 15)
 

@@ -12,7 +12,8 @@ import pytest
 from portal.extensions import db
 from portal.models import Application, ApplicationStatus, Lot, LotOutcome, Provider, Role, Site
 from portal.services import applications
-from tests.factories_dps import LotFactory, LotQuestionFactory, add_document, admit, complete_profile, require
+from tests.factories import LotFactory, LotQuestionFactory
+from tests.factories_dps import add_document, admit, complete_profile, require
 from tests.helpers import csrf_token, sign_in
 
 VERSION = re.compile(r'<input[^>]*name="version"[^>]*value="(\d*)"')

@@ -24,8 +24,8 @@ from portal.models import (
     Site,
 )
 from portal.services.audit import Events
-from tests.factories import ProviderFactory, make_user
-from tests.factories_manager import make_lots, make_submitted_application
+from tests.factories import ProviderFactory, make_lots, make_user
+from tests.factories_dps import make_submitted_application
 from tests.helpers import count_queries, csrf_token, sign_in
 
 TODAY = date(2027, 1, 8)  # a Friday
@@ -349,7 +349,7 @@ def test_saving_over_someone_elses_assessment_is_a_conflict(app, user_factory, m
 def test_officers_and_providers_are_refused_every_manager_route(app, user_factory, role):
     setting = _setting(app)
     with app.app_context():
-        from tests.factories_manager import AdmissionFactory, SuspensionFactory
+        from tests.factories import AdmissionFactory, SuspensionFactory
 
         admission = AdmissionFactory(provider_id=setting["provider"], lot_id=setting["lots"][0])
         suspension = SuspensionFactory(provider_id=setting["provider"])

@@ -10,7 +10,8 @@ import pytest
 from portal.clock import london_today
 from portal.extensions import db
 from portal.models import Area, Need, Role
-from tests.factories_directory import admit, days, make_lot, make_provider, many_providers, require, suspend, upload
+from tests.factories import make_lot
+from tests.factories_dps import admit, days, make_provider, many_providers, require, suspend, upload
 from tests.helpers import count_queries, sign_in
 
 HX = {"HX-Request": "true", "HX-Target": "directory-results", "HX-Current-URL": "http://localhost/directory"}

@@ -18,7 +18,8 @@ from portal.models import (
     Role,
 )
 from portal.services.audit import Events
-from tests.factories_manager import LotQuestionFactory, make_lots, make_submitted_application
+from tests.factories import LotQuestionFactory, make_lots
+from tests.factories_dps import make_submitted_application
 from tests.helpers import count_queries, csrf_token, sign_in
 
 

@@ -15,8 +15,7 @@ from portal.extensions import db
 from portal.models import Admission, AuditEvent, OutboxMessage, Role, Suspension
 from portal.services.audit import Events
 from portal.services.eligibility import eligible_providers
-from tests.factories import ProviderFactory, make_user
-from tests.factories_manager import AdmissionFactory, SuspensionFactory, make_lots
+from tests.factories import AdmissionFactory, ProviderFactory, SuspensionFactory, make_lots, make_user
 from tests.helpers import count_queries, csrf_token, sign_in
 
 TODAY = date(2026, 6, 15)
