@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -114,3 +115,67 @@ class PageProblems:
             + [f"request failed: {e}" for e in self.failed_requests]
             + [f"sub-resource error: {e}" for e in self.error_responses]
         )
+
+
+# ---- From an emailed link to a provider's home page (invitation or registration) ----------------------------------
+
+RECOVERY_CODE = re.compile(r"[0-9a-f]{5}-[0-9a-f]{5}")
+
+
+def read_totp_secret(page: Page) -> str:
+    """Open 'I cannot scan the QR code' and read the key typed into an authenticator app."""
+    secret = page.locator("#totp-secret")
+    expect(secret).to_be_hidden()
+    page.locator("details summary", has_text="I cannot scan the QR code").click()
+    expect(page.locator("details.govuk-details")).to_have_attribute("open", "")
+    expect(secret).to_be_visible()
+    key = "".join(secret.inner_text().split())
+    assert re.fullmatch(r"[A-Z2-7]{32}", key), f"not a base32 TOTP key: {key!r}"
+    return key
+
+
+def recovery_codes(page: Page) -> list[str]:
+    expect(page.get_by_role("heading", level=1)).to_have_text("Save your recovery codes")
+    items = page.get_by_role("list", name="Recovery codes").locator("li")
+    expect(items).to_have_count(10)
+    codes = [text.strip() for text in items.all_inner_texts()]
+    assert all(RECOVERY_CODE.fullmatch(code) for code in codes), codes
+    assert len(set(codes)) == 10
+    return codes
+
+
+def set_password_and_set_up_two_factor(page: Page, path: str, email: str, password: str, check) -> str:
+    """Open a set-password link, set the password, sign in, set up the (mandatory) two-factor and save the recovery
+    codes, ending on the provider home page; ``check`` runs on every page (axe, or nothing without JavaScript).
+    Returns the authenticator secret."""
+    page.goto(path)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set your password")
+    expect(page.locator(".govuk-caption-l")).to_have_text(email)
+    check(page)
+    page.locator("#password").fill(password)
+    page.locator("#confirm").fill(password)
+    page.get_by_role("button", name="Set password").click()
+    expect(page).to_have_url(page_url(page, "/sign-in"))
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Your password is set. Sign in.")
+    check(page)
+
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(page_url(page, "/two-factor/set-up"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-factor authentication")
+    expect(page.get_by_text("so you must use a second step to sign in")).to_be_visible()  # mandatory for providers
+    expect(page.locator(".app-qr-code svg")).to_be_visible()
+    check(page)
+    secret = read_totp_secret(page)
+    check(page)  # with the details open
+
+    page.locator("#code").fill(totp_code(secret))
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    recovery_codes(page)
+    check(page)
+    page.get_by_role("button", name="I have saved my recovery codes").click()
+    expect(page).to_have_url(page_url(page, "/provider/"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your organisation on the dynamic purchasing system")
+    check(page)
+    return secret

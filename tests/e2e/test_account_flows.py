@@ -13,7 +13,17 @@ from playwright.sync_api import Page, expect
 from portal.extensions import db
 from portal.models import OutboxMessage, Role, User
 from portal.services import two_factor
-from tests.e2e.helpers import axe, page_url, sign_in, sign_out, submit_sign_in, submit_two_factor_code
+from tests.e2e.helpers import (
+    axe,
+    page_url,
+    read_totp_secret,
+    recovery_codes,
+    set_password_and_set_up_two_factor,
+    sign_in,
+    sign_out,
+    submit_sign_in,
+    submit_two_factor_code,
+)
 from tests.factories import ProviderFactory
 from tests.helpers import DEFAULT_PASSWORD, TEST_TOTP_SECRET, totp_code
 
@@ -22,7 +32,7 @@ INVITEE_NAME = "Pat Provider"
 INVITEE_PASSWORD = "tangerine lighthouse gravel rowing"
 IDLE_MESSAGE = "You were signed out because you had not done anything for a while"
 SET_PASSWORD_LINK = re.compile(r"/set-password/([A-Za-z0-9_\-]+)")
-RECOVERY_CODE = re.compile(r"^[0-9a-f]{5}-[0-9a-f]{5}$")
+
 
 
 def no_check(page: Page) -> None:
@@ -37,28 +47,6 @@ def invitation_path(app, email: str) -> str:
     match = SET_PASSWORD_LINK.search(bodies[0])
     assert match, f"no set-password link in the invitation:\n{bodies[0]}"
     return f"/set-password/{match.group(1)}"
-
-
-def read_totp_secret(page: Page) -> str:
-    """Open 'I cannot scan the QR code' and read the key typed into an authenticator app."""
-    secret = page.locator("#totp-secret")
-    expect(secret).to_be_hidden()
-    page.locator("details summary", has_text="I cannot scan the QR code").click()
-    expect(page.locator("details.govuk-details")).to_have_attribute("open", "")
-    expect(secret).to_be_visible()
-    key = "".join(secret.inner_text().split())
-    assert re.fullmatch(r"[A-Z2-7]{32}", key), f"not a base32 TOTP key: {key!r}"
-    return key
-
-
-def recovery_codes(page: Page) -> list[str]:
-    expect(page.get_by_role("heading", level=1)).to_have_text("Save your recovery codes")
-    items = page.get_by_role("list", name="Recovery codes").locator("li")
-    expect(items).to_have_count(10)
-    codes = [text.strip() for text in items.all_inner_texts()]
-    assert all(RECOVERY_CODE.match(code) for code in codes), codes
-    assert len(set(codes)) == 10
-    return codes
 
 
 # ---- 1 and 2: invited provider user, from the email link to their home page ---------------------------------------
@@ -92,38 +80,9 @@ def manager_invites_a_provider_user(page: Page, manager: User, check) -> None:
 
 def invitee_accepts_and_sets_up_two_factor(page: Page, path: str, check) -> str:
     """From the invitation link to the provider home page; returns the authenticator secret."""
-    page.goto(path)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Set your password")
-    expect(page.locator(".govuk-caption-l")).to_have_text(INVITEE_EMAIL)
-    check(page)
-    page.locator("#password").fill(INVITEE_PASSWORD)
-    page.locator("#confirm").fill(INVITEE_PASSWORD)
-    page.get_by_role("button", name="Set password").click()
-    expect(page).to_have_url(page_url(page, "/sign-in"))
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Your password is set. Sign in.")
-    check(page)
-
-    page.locator("#email").fill(INVITEE_EMAIL)
-    page.locator("#password").fill(INVITEE_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(page_url(page, "/two-factor/set-up"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-factor authentication")
-    expect(page.get_by_text("so you must use a second step to sign in")).to_be_visible()  # mandatory for providers
-    expect(page.locator(".app-qr-code svg")).to_be_visible()
-    check(page)
-    secret = read_totp_secret(page)
-    check(page)  # with the details open
-
-    page.locator("#code").fill(totp_code(secret))
-    page.get_by_role("button", name="Turn on two-factor authentication").click()
-    recovery_codes(page)
-    check(page)
-    page.get_by_role("button", name="I have saved my recovery codes").click()
-    expect(page).to_have_url(page_url(page, "/provider/"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Your organisation on the dynamic purchasing system")
+    secret = set_password_and_set_up_two_factor(page, path, INVITEE_EMAIL, INVITEE_PASSWORD, check)
     expect(page.locator(".app-account__who")).to_contain_text(f"Signed in as {INVITEE_NAME}")
     expect(page.locator(".app-account__who")).to_contain_text("Acme Learning")
-    check(page)
     return secret
 
 

@@ -17,10 +17,10 @@ from portal.formatting import long_date
 from portal.models import OutboxMessage, Role
 from portal.services.decisions import DECISION_SUBJECT, clock
 from portal.services.working_days import decision_due_on
-from tests.e2e.helpers import axe, page_url, sign_out, submit_two_factor_code
+from tests.e2e.helpers import axe, page_url, set_password_and_set_up_two_factor, sign_out, submit_two_factor_code
 from tests.factories import LotFactory, LotQuestionFactory
 from tests.factories_dps import PDF_BYTES, require
-from tests.helpers import DEFAULT_PASSWORD, TEST_TOTP_SECRET, totp_code
+from tests.helpers import DEFAULT_PASSWORD, TEST_TOTP_SECRET
 
 ORGANISATION = "Riverside Learning"
 CONTACT = "Rae Riverside"
@@ -117,38 +117,7 @@ def provider_registers_and_sets_up_two_factor(app, page: Page) -> str:
     expect(page.locator("main")).to_contain_text(EMAIL)
     axe(page)
 
-    page.goto(set_password_path(app))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Set your password")
-    expect(page.locator(".govuk-caption-l")).to_have_text(EMAIL)
-    axe(page)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#confirm").fill(PASSWORD)
-    page.get_by_role("button", name="Set password").click()
-    expect(page).to_have_url(page_url(page, "/sign-in"))
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Your password is set. Sign in.")
-    axe(page)
-
-    page.locator("#email").fill(EMAIL)
-    page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(page_url(page, "/two-factor/set-up"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-factor authentication")
-    expect(page.locator(".app-qr-code svg")).to_be_visible()
-    axe(page)
-    page.locator("details summary", has_text="I cannot scan the QR code").click()
-    secret_text = page.locator("#totp-secret")
-    expect(secret_text).to_be_visible()
-    secret = "".join(secret_text.inner_text().split())
-    assert re.fullmatch(r"[A-Z2-7]{32}", secret), f"not a base32 TOTP key: {secret!r}"
-    axe(page)  # with the details open
-    page.locator("#code").fill(totp_code(secret))
-    page.get_by_role("button", name="Turn on two-factor authentication").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Save your recovery codes")
-    expect(page.get_by_role("list", name="Recovery codes").locator("li")).to_have_count(10)
-    axe(page)
-    page.get_by_role("button", name="I have saved my recovery codes").click()
-    expect(page).to_have_url(page_url(page, "/provider/"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Your organisation on the dynamic purchasing system")
+    secret = set_password_and_set_up_two_factor(page, set_password_path(app), EMAIL, PASSWORD, axe)
     expect(page.locator(".app-account__who")).to_contain_text(ORGANISATION)
     axe(page)
     return secret
