@@ -8,6 +8,7 @@ Plain arguments in, domain errors out.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -205,14 +206,33 @@ def add_question(lot_id: int, by: User, *, text: str, guidance: str = "", ip: st
     return question
 
 
+def fingerprint(question: LotQuestion) -> str:
+    """What the question says now, in short: an edit form carries it, so an edit made on a stale page is refused."""
+    return hashlib.sha256(f"{question.text}\0{question.guidance}".encode()).hexdigest()[:16]
+
+
 def edit_question(
-    lot_id: int, question_id: int, by: User, *, text: str, guidance: str = "", ip: str | None = None
+    lot_id: int,
+    question_id: int,
+    by: User,
+    *,
+    text: str,
+    guidance: str = "",
+    seen: str | None = None,
+    ip: str | None = None,
 ) -> LotQuestion:
     """Change a question's wording or guidance. Once a submitted application has answered it, only the guidance
-    can change: retire it and add a new question instead."""
+    can change: retire it and add a new question instead. ``seen`` is the fingerprint of the question the editor
+    started from: if another manager changed it since, nothing is saved."""
     _require_manager(by)
     lot = get_lot(lot_id)
     question = get_question(lot, question_id)
+    if seen is not None and seen != fingerprint(question):
+        raise DomainError(
+            "Another manager changed this question while you were editing it. Check the question as it is now, "
+            "then make your change again.",
+            field="text",
+        )
     if question.retired_at is not None:
         raise DomainError("This question is retired: it cannot be changed")
     text, guidance = _clean(text, guidance)

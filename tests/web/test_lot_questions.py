@@ -223,3 +223,32 @@ def test_a_question_of_another_lot_is_not_found(app, manager_client, lot):
     response = _post(manager_client, f"/manager/lots/{other_id}/questions/{a}/retire", {}, page)
     assert response.status_code == 404
     assert manager_client.get("/manager/lots/999999/questions").status_code == 404
+
+
+def test_an_edit_made_on_a_stale_page_is_refused_and_what_was_typed_is_kept(app, user_factory):
+    """Two managers edit the same question: the second save, made from the page as it was, changes nothing."""
+    with app.app_context():
+        [lot] = make_lots(1)
+        question = LotQuestionFactory(lot_id=lot.id, text="How do you keep children safe?")
+        lot_id, question_id = lot.id, question.id
+    path = f"/manager/lots/{lot_id}/questions/{question_id}/edit"
+    first, second = app.test_client(), app.test_client()
+    sign_in(first, user_factory("manager").email)
+    sign_in(second, user_factory("manager").email)
+
+    def seen_on(client):
+        return re.search(r'name="seen" type="hidden" value="([0-9a-f]+)"', client.get(path).get_data(as_text=True))[1]
+
+    seen = seen_on(second)  # the second manager opens the page first
+    saved = first.post(path, data={"text": "How do you keep children safe online?", "guidance": "",
+                                   "seen": seen_on(first), "csrf_token": csrf_token(first)})
+    assert saved.status_code == 302
+
+    stale = second.post(path, data={"text": "How do you keep children safe at school?", "guidance": "",
+                                    "seen": seen, "csrf_token": csrf_token(second)})
+    body = stale.get_data(as_text=True)
+    assert "Another manager changed this question while you were editing it" in body
+    assert "How do you keep children safe at school?" in body  # what was typed is kept
+    assert "How do you keep children safe online?" in body  # and what is saved now is shown
+    with app.app_context():
+        assert db.session.get(LotQuestion, question_id).text == "How do you keep children safe online?"

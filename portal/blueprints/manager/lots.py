@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput, GovSubmitInput, GovTextArea
-from wtforms import SelectMultipleField, SubmitField, TextAreaField
+from wtforms import HiddenField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length
 
@@ -45,6 +45,7 @@ class QuestionForm(FlaskForm):
 
 
 class EditQuestionForm(QuestionForm):
+    seen = HiddenField()  # the question's fingerprint when the page was drawn
     submit = SubmitField("Save question", widget=GovSubmitInput())
 
 
@@ -126,7 +127,8 @@ def edit_lot_question(lot_id: int, question_id: int):
         question = lot_questions.get_question(lot, question_id)
     except NotFound:
         abort(404)
-    form = EditQuestionForm(data={"text": question.text, "guidance": question.guidance})
+    current = lot_questions.fingerprint(question)
+    form = EditQuestionForm(data={"text": question.text, "guidance": question.guidance, "seen": current})
     if form.validate_on_submit():
         try:
             lot_questions.edit_question(
@@ -135,10 +137,12 @@ def edit_lot_question(lot_id: int, question_id: int):
                 current_user,
                 text=form.text.data,
                 guidance=form.guidance.data or "",
+                seen=form.seen.data,
                 ip=client_ip(),
             )
         except DomainError as error:
             show_error(form, error, "text")
+            form.seen.data = current  # what the user typed stays; sent again, it goes through
         else:
             flash("Question saved.", "success")
             return redirect(url_for("manager.lot_questions", lot_id=lot.id))
