@@ -285,9 +285,17 @@ def retire_question(lot_id: int, question_id: int, by: User, *, ip: str | None =
     return question
 
 
-def set_required_documents(lot_id: int, by: User, *, document_type_ids: list[int], ip: str | None = None) -> None:
+def required_fingerprint(required: set[int] | list[int]) -> str:
+    """The required document types as the form saw them ("3,5,9"), so a save made on a stale page is refused."""
+    return ",".join(str(type_id) for type_id in sorted(required))
+
+
+def set_required_documents(
+    lot_id: int, by: User, *, document_type_ids: list[int], seen: str | None = None, ip: str | None = None
+) -> None:
     """Make exactly these document types mandatory for the lot. A provider admitted to the lot without a valid
-    document of each is not invited to its call-offs until it uploads one."""
+    document of each is not invited to its call-offs until it uploads one. ``seen`` is required_fingerprint() of
+    the list the manager started from: if another manager changed it since, nothing is saved."""
     _require_manager(by)
     lot = get_lot(lot_id)
     types = {t.id: t for t in db.session.scalars(sa.select(DocumentType))}
@@ -300,6 +308,13 @@ def set_required_documents(lot_id: int, by: User, *, document_type_ids: list[int
             sa.select(LotDocumentRequirement.document_type_id).where(LotDocumentRequirement.lot_id == lot.id)
         )
     )
+    if seen is not None and seen != required_fingerprint(current):
+        saved = ", ".join(sorted(types[i].name for i in current)) or "none"
+        raise DomainError(
+            f"Another manager changed the required documents while you were choosing: saved now are {saved}. "
+            "Check your choice, then save it again.",
+            field="document_types",
+        )
     added, dropped = wanted - current, current - wanted
     if not added and not dropped:
         return

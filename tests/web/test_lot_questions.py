@@ -252,3 +252,35 @@ def test_an_edit_made_on_a_stale_page_is_refused_and_what_was_typed_is_kept(app,
     assert "How do you keep children safe online?" in body  # and what is saved now is shown
     with app.app_context():
         assert db.session.get(LotQuestion, question_id).text == "How do you keep children safe online?"
+
+
+def test_required_documents_saved_from_a_stale_page_are_refused(app, user_factory):
+    """Two managers change the lot's required documents: the second save, from the page as it was, changes nothing."""
+    with app.app_context():
+        [lot] = make_lots(1)
+        types = {t.code: t.id for t in db.session.scalars(sa.select(DocumentType))}
+        lot_id = lot.id
+    path = f"/manager/lots/{lot_id}/questions"
+    first, second = app.test_client(), app.test_client()
+    sign_in(first, user_factory("manager").email)
+    sign_in(second, user_factory("manager").email)
+
+    def seen_on(client):
+        return re.search(r'name="seen" type="hidden" value="([0-9,]*)"', client.get(path).get_data(as_text=True))[1]
+
+    stale_seen = seen_on(second)
+    post_path = f"/manager/lots/{lot_id}/documents"
+    saved = first.post(post_path, data={"document_types": [types["public-liability"]], "seen": seen_on(first),
+                                        "csrf_token": csrf_token(first)})
+    assert saved.status_code == 302
+
+    stale = second.post(post_path, data={"document_types": [types["safeguarding-policy"]], "seen": stale_seen,
+                                         "csrf_token": csrf_token(second)})
+    body = stale.get_data(as_text=True)
+    assert "Another manager changed the required documents while you were choosing" in body
+    assert "saved now are Public liability insurance" in body
+    with app.app_context():
+        required = db.session.scalars(
+            sa.select(LotDocumentRequirement.document_type_id).where(LotDocumentRequirement.lot_id == lot_id)
+        ).all()
+        assert required == [types["public-liability"]]

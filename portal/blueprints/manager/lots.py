@@ -57,6 +57,7 @@ class RequiredDocumentsForm(FlaskForm):
         "of each type ticked.",
         coerce=int,
     )
+    seen = HiddenField()  # the required types when the page was drawn
     submit = SubmitField("Save required documents", widget=GovSubmitInput())
 
     def __init__(self, *args, document_types, **kwargs):
@@ -75,7 +76,9 @@ def _questions_page(lot, *, question_form=None, documents_form=None):
     view = lot_questions.lot_questions(lot)
     question_form = question_form or QuestionForm(formdata=None)
     documents_form = documents_form or RequiredDocumentsForm(
-        formdata=None, document_types=view.document_types, data={"document_types": sorted(view.required)}
+        formdata=None,
+        document_types=view.document_types,
+        data={"document_types": sorted(view.required), "seen": lot_questions.required_fingerprint(view.required)},
     )
     failed = question_form if question_form.errors else (documents_form if documents_form.errors else None)
     return render_template(
@@ -191,10 +194,16 @@ def lot_documents(lot_id: int):
     if form.validate_on_submit():
         try:
             lot_questions.set_required_documents(
-                lot.id, current_user, document_type_ids=form.document_types.data or [], ip=client_ip()
+                lot.id,
+                current_user,
+                document_type_ids=form.document_types.data or [],
+                seen=form.seen.data,
+                ip=client_ip(),
             )
         except DomainError as error:
             show_error(form, error, "document_types")
+            # The ticks stay as the manager chose them; sent again, having looked, they are saved.
+            form.seen.data = lot_questions.required_fingerprint(view.required)
         else:
             flash("Required documents saved.", "success")
             return redirect(url_for("manager.lot_questions", lot_id=lot.id, _anchor="required-documents"))
