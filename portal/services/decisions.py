@@ -202,9 +202,13 @@ def get_application(application_id: int) -> Application:
 
 
 @dataclass(frozen=True)
-class LotUnderAssessment:
+class AppliedLot:
     application_lot: ApplicationLot
     answers: list  # ApplicationAnswer, in the order of the lot's questions
+
+
+@dataclass(frozen=True)
+class LotUnderAssessment(AppliedLot):
     missing_documents: list[str]  # mandatory document types with no valid document today
 
 
@@ -225,12 +229,17 @@ class Assessment:
     decided_by: User | None
 
 
-def assessment(application: Application, today: date) -> Assessment:
-    from portal.services.eligibility import standing
-
+def _answers_by_lot(application: Application) -> dict[int, list]:
     by_lot: dict[int, list] = {lot.lot_id: [] for lot in application.lots}
     for answer in sorted(application.answers, key=lambda a: (a.question.position, a.question.id)):
         by_lot.setdefault(answer.question.lot_id, []).append(answer)
+    return by_lot
+
+
+def assessment(application: Application, today: date) -> Assessment:
+    from portal.services.eligibility import standing
+
+    by_lot = _answers_by_lot(application)
     lots = [
         LotUnderAssessment(
             application_lot=lot,
@@ -259,6 +268,42 @@ def assessment(application: Application, today: date) -> Assessment:
         documents=rows,
         clock=clock(application.decision_due_on, today),
         decided_by=decided_by,
+    )
+
+
+@dataclass(frozen=True)
+class ApplicationRecord:
+    """What the read-only application page shows officers and the manager: no assessment form, no working notes."""
+
+    application: Application
+    lots: list[AppliedLot]
+    clock: Clock
+    decided_by: User | None
+
+
+def application_record(application_id: int, today: date) -> ApplicationRecord:
+    """A submitted or decided application to read (NotFound for a draft or none). A fixed number of statements
+    whatever the number of lots: the application with its provider, then its lots, answers and profile lists."""
+    application = get_application(application_id)
+    by_lot = _answers_by_lot(application)
+    decided_by = db.session.get(User, application.decided_by_id) if application.decided_by_id else None
+    return ApplicationRecord(
+        application=application,
+        lots=[AppliedLot(lot, by_lot.get(lot.lot_id, [])) for lot in application.lots],
+        clock=clock(application.decision_due_on, today),
+        decided_by=decided_by,
+    )
+
+
+def provider_applications(provider_id: int) -> list[Application]:
+    """A provider's submitted and decided applications, newest first, each with its lots (one SELECT)."""
+    return list(
+        db.session.scalars(
+            sa.select(Application)
+            .options(lazyload(Application.provider), lazyload(Application.answers), joinedload(Application.lots))
+            .where(Application.provider_id == provider_id, Application.status != ApplicationStatus.DRAFT)
+            .order_by(Application.submitted_at.desc(), Application.id.desc())
+        ).unique()
     )
 
 

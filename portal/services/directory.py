@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.models import (
     Admission,
+    Application,
     Area,
     DeliveryMode,
     Lot,
@@ -30,7 +31,7 @@ from portal.models import (
     User,
 )
 from portal.pagination import Page, paginate
-from portal.services import compliance, eligibility
+from portal.services import compliance, decisions, eligibility
 from portal.services.eligibility import AdmissionStanding, LotStanding
 from portal.services.errors import NotFound
 from portal.services.suspensions import state_of
@@ -159,6 +160,7 @@ class ProviderRecord(_Offer):
     standings: list[LotStanding]  # for each lot the provider is admitted to today
     documents: list[compliance.DocumentStatus]  # the current document of each type
     suspensions: list[Suspension]  # newest first
+    applications: list[Application]  # submitted and decided applications to join the DPS, newest first
     on_date: date
 
     @property
@@ -174,12 +176,20 @@ def _ever_admitted(provider_id: int, on_date: date) -> bool:
     )
 
 
+def ensure_visible(provider_id: int, *, viewer: User, on_date: date) -> None:
+    """Officers see only providers admitted now or in the past, so an applicant's existence is not revealed to them
+    (by its page, or by one of its applications); the manager sees every provider."""
+    if viewer.role is not Role.MANAGER and not _ever_admitted(provider_id, on_date):
+        raise NotFound("No provider in the directory has that number")
+
+
 def provider_record(provider_id: int, *, viewer: User, on_date: date) -> ProviderRecord:
     """A provider's directory page. Officers see only providers admitted now or in the past (NotFound otherwise, so
     an applicant's existence is not revealed); the manager sees any provider."""
     provider = db.session.get(Provider, provider_id)
-    if provider is None or (viewer.role is not Role.MANAGER and not _ever_admitted(provider_id, on_date)):
+    if provider is None:
         raise NotFound("No provider in the directory has that number")
+    ensure_visible(provider_id, viewer=viewer, on_date=on_date)
     admissions = list(
         db.session.scalars(
             sa.select(Admission)
@@ -206,6 +216,7 @@ def provider_record(provider_id: int, *, viewer: User, on_date: date) -> Provide
         standings=standings,
         documents=compliance.current_documents(provider_id, on_date=on_date),
         suspensions=suspensions,
+        applications=decisions.provider_applications(provider_id),
         on_date=on_date,
     )
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from portal.clock import london_today
-from portal.models import Area, DeliveryMode, Need, Role
+from portal.extensions import db
+from portal.models import Area, DeliveryMode, Lot, Need, Provider, Role
 from tests.e2e.helpers import axe, page_url, sign_in
 from tests.factories import make_lot
-from tests.factories_dps import admit, days, make_provider, require, suspend, upload
+from tests.factories_dps import admit, days, make_provider, make_submitted_application, require, suspend, upload
 
 
 def _directory(app) -> dict[str, int]:
@@ -81,6 +83,21 @@ def test_the_directory_and_a_provider_page_pass_axe_and_filters_work_live(app, p
     expect(page).to_have_url(page_url(page, f"/directory/{ids['Autism Centre']}"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Autism Centre")
     expect(page.locator("main")).to_contain_text("Missing or expired: Safeguarding policy")
+    axe(page)
+
+
+def test_an_officer_opens_an_application_from_the_provider_page_and_it_passes_axe(app, page, user_factory):
+    ids = _directory(app)
+    with app.app_context():
+        provider = db.session.get(Provider, ids["Autism Centre"])
+        lots = list(db.session.scalars(sa.select(Lot).order_by(Lot.number)))
+        application_id = make_submitted_application(provider=provider, lots=lots).id
+    sign_in(page, user_factory(Role.OFFICER))
+    page.goto(f"/directory/{ids['Autism Centre']}")
+    page.get_by_role("link", name=f"Application {application_id}").click()
+    expect(page).to_have_url(page_url(page, f"/directory/applications/{application_id}"))
+    expect(page.locator("main")).to_contain_text("Our answer for Full Time Education Provision, question 1")
+    expect(page.get_by_role("button", name="Decide application")).to_have_count(0)
     axe(page)
 
 

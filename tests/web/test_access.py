@@ -92,6 +92,8 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     # The AP directory: officers see admitted and formerly admitted providers (404 otherwise), the manager any.
     "directory.index": frozenset({OFFICER, MANAGER}),
     "directory.provider": frozenset({OFFICER, MANAGER}),
+    # An application to join the DPS, read-only (drafts 404): officers read, only the manager decides (manager.*).
+    "directory.application": frozenset({OFFICER, MANAGER}),
 }
 
 

@@ -1,5 +1,6 @@
 """The AP directory for officers and the manager: admitted providers, searched by lot, need, area, age, registration,
-delivery mode and name, and each provider's page. Thin routes: the rules are in portal.services.directory."""
+delivery mode and name, each provider's page, and its applications to join the DPS, read-only (only the manager decides
+them, on the manager's pages). Thin routes: the rules are in portal.services.directory and portal.services.decisions."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from portal.clock import london_today
 from portal.extensions import htmx
 from portal.models import Role
 from portal.pagination import govuk_pagination
-from portal.services import directory
+from portal.services import decisions, directory
 from portal.services.errors import NotFound
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
@@ -58,3 +59,16 @@ def provider(provider_id: int):
         provider=record.provider,
         suspension_state=directory.suspension_state,
     )
+
+
+@bp.get("/applications/<int:application_id>")
+@roles(Role.OFFICER, Role.MANAGER)
+def application(application_id: int):
+    """An application to join the DPS as the provider sent it, and once decided the outcome of each lot and why. No
+    assessment form and none of the manager's working notes: officers read, only the manager decides."""
+    try:
+        record = decisions.application_record(application_id, london_today())
+        directory.ensure_visible(record.application.provider_id, viewer=current_user, on_date=london_today())
+    except NotFound:
+        abort(404)
+    return render_template("directory/application.html", view=record)
