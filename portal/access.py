@@ -15,6 +15,8 @@ from portal.extensions import login_manager
 from portal.models import Role
 
 PUBLIC = "public"
+# Any signed-in person, whatever their role: @roles(*ALL_ROLES).
+ALL_ROLES = tuple(Role)
 
 
 def public(view):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, logout_user
 
-from portal.access import roles
+from portal.access import ALL_ROLES, roles
 from portal.blueprints.auth.forms import ActionForm, ChangeEmailForm, ChangePasswordForm, PasswordConfirmForm
 from portal.extensions import db
 from portal.models import Role
@@ -15,7 +15,6 @@ from portal.services.errors import DomainError
 from portal.web import client_ip
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-ALL_ROLES = (Role.OFFICER, Role.PROVIDER, Role.MANAGER)
 
 
 def _show_error(form, error: DomainError, default_field: str):

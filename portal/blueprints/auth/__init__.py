@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from portal.access import public, role_home_endpoint, roles
+from portal.access import ALL_ROLES, public, role_home_endpoint, roles
 from portal.blueprints.auth.forms import ActionForm, ContinueForm, SetUpTwoFactorForm, SignInForm, TwoFactorForm
 from portal.extensions import limiter
 from portal.models import Role, User
@@ -21,7 +21,6 @@ bp = Blueprint("auth", __name__)
 WRONG_CREDENTIALS = "Enter a correct email address and password"
 WRONG_CODE = "The code is not correct, or it has been used already. Enter a new code from your app"
 NEXT_KEY = "next_after_sign_in"
-ALL_ROLES = (Role.OFFICER, Role.PROVIDER, Role.MANAGER)
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -6,14 +6,13 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal.access import roles
+from portal.access import ALL_ROLES, roles
 from portal.extensions import htmx
 from portal.models import Role
 from portal.pagination import govuk_pagination
 from portal.services import notifications
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
-ALL_ROLES = (Role.OFFICER, Role.PROVIDER, Role.MANAGER)
 
 
 def unread_notification_count() -> int | None:
