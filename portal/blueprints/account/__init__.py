@@ -8,7 +8,6 @@ from flask_login import current_user, logout_user
 from portal.access import ALL_ROLES, roles
 from portal.blueprints.auth.forms import ActionForm, ChangeEmailForm, ChangePasswordForm, PasswordConfirmForm
 from portal.extensions import db
-from portal.models import Role
 from portal.services import accounts, audit, sessions, two_factor
 from portal.services.audit import Events
 from portal.services.errors import DomainError

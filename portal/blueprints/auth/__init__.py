@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 from portal.access import ALL_ROLES, public, role_home_endpoint, roles
 from portal.blueprints.auth.forms import ActionForm, ContinueForm, SetUpTwoFactorForm, SignInForm, TwoFactorForm
 from portal.extensions import limiter
-from portal.models import Role, User
+from portal.models import User
 from portal.services import accounts, sessions, two_factor
 from portal.services.errors import DomainError
 from portal.signin import END_MESSAGES, Stage, begin_pending, clear_pending, pending_user, set_pending_stage

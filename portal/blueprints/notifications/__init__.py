@@ -8,7 +8,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal.access import ALL_ROLES, roles
 from portal.extensions import htmx
-from portal.models import Role
 from portal.pagination import govuk_pagination
 from portal.services import notifications
 
