@@ -8,6 +8,11 @@ from zoneinfo import ZoneInfo
 LONDON = ZoneInfo("Europe/London")
 
 
+def now() -> datetime:
+    """The server's clock, in UTC. Deadlines are enforced against it; tests replace it to freeze time."""
+    return datetime.now(UTC)
+
+
 def london_today(now: datetime | None = None) -> date:
     """Today's date where the council is (or the London date of ``now``)."""
     return (now or datetime.now(UTC)).astimezone(LONDON).date()

@@ -40,12 +40,14 @@ class Page:
         return self.first_number + len(self.items) - 1 if self.items else 0
 
 
-def paginate(statement: sa.Select, *, page: int, per_page: int) -> Page:
-    """Run an ordered SELECT a page at a time. A page number out of range gives the nearest real page."""
+def paginate(statement: sa.Select, *, page: int, per_page: int, rows: bool = False) -> Page:
+    """Run an ordered SELECT a page at a time. A page number out of range gives the nearest real page. The items are
+    the first column's objects, or whole rows when ``rows`` (a SELECT of several columns)."""
     total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())) or 0
     page = min(max(1, page), max(1, -(-total // per_page)))
-    rows = db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)).unique().all()
-    return Page(items=list(rows), total=total, page=page, per_page=per_page)
+    limited = statement.limit(per_page).offset((page - 1) * per_page)
+    found = (db.session.execute(limited) if rows else db.session.scalars(limited)).unique().all()
+    return Page(items=list(found), total=total, page=page, per_page=per_page)
 
 
 def govuk_pagination(page: int, pages: int, url_for_page: Callable[[int], str], label: str | None = None) -> dict | None:

@@ -51,6 +51,24 @@ class Events:
     SUSPENSION_LIFTED = "suspension lifted"
     PROVIDER_REMOVED_FROM_LOT = "provider removed from lot"
     LOT_QUESTIONS_CHANGED = "lot questions changed"
+    # The call-off.
+    CHILD_RECORDED = "child recorded"
+    CHILD_UPDATED = "child details changed"
+    CHILD_RECORD_VIEWED = "child record viewed"
+    REFERRAL_CREATED = "referral created"
+    REFERRAL_UPDATED = "referral draft saved"
+    REFERRAL_PUBLISHED = "referral published"
+    REFERRAL_REPUBLISHED = "referral republished"
+    REFERRAL_WITHDRAWN = "referral withdrawn"
+    OFFER_SUBMITTED = "offer made"
+    OFFER_REVISED = "offer revised"
+    OFFER_WITHDRAWN = "offer withdrawn"
+    INVITATION_DECLINED = "invitation declined"
+    OFFER_SCORED = "offer scored"
+    OFFER_AWARDED = "offer awarded"
+    OFF_DPS_REQUESTED = "off-DPS commissioning requested"
+    OFF_DPS_APPROVED = "off-DPS commissioning approved"
+    OFF_DPS_REFUSED = "off-DPS commissioning refused"
 
     @classmethod
     def all(cls) -> list[str]:

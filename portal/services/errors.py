@@ -19,3 +19,15 @@ class FieldErrors(DomainError):
         field, message = next(iter(errors.items()))
         super().__init__(message, field=field)
         self.errors = dict(errors)
+
+
+class IllegalTransition(DomainError):
+    """The record is not in a state this change can be made from (a route answers 409)."""
+
+
+class Conflict(DomainError):
+    """Someone changed the record after the page was loaded (a route answers 409)."""
+
+
+class NotAllowed(DomainError):
+    """The acting user may not make this change (a route answers 403)."""
