@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from flask import Flask
 
@@ -20,6 +21,12 @@ def long_date(value: date | None) -> str:
     return "" if value is None else f"{value.day} {value:%B %Y}"
 
 
+def money(value: Decimal | None) -> str:
+    """Pounds and pence with thousands separators: "£7,200.00"."""
+    return "" if value is None else f"£{value:,.2f}"
+
+
 def init_formatting(app: Flask) -> None:
     app.add_template_filter(london_datetime)
     app.add_template_filter(long_date)
+    app.add_template_filter(money)

@@ -7,9 +7,10 @@ from flask import request, url_for
 from portal.models import Role
 
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
-    Role.OFFICER: [("Home", "officer.home"), ("Directory", "directory.index")],
+    Role.OFFICER: [("Home", "officer.home"), ("Referrals", "officer.referrals"), ("Directory", "directory.index")],
     Role.PROVIDER: [
         ("Home", "provider.home"),
+        ("Opportunities", "provider.opportunities"),
         ("Application", "provider.application"),
         ("Documents", "provider.documents"),
         ("Colleagues", "provider.colleagues"),
@@ -17,6 +18,8 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     Role.MANAGER: [
         ("Home", "manager.home"),
         ("Applications", "manager.applications"),
+        ("Referrals", "manager.referrals"),
+        ("Off-DPS requests", "manager.off_dps_requests"),
         ("Providers", "manager.providers"),
         ("Lots", "manager.lots"),
         ("Directory", "directory.index"),

@@ -39,8 +39,10 @@ def init_login_manager(login_manager: LoginManager) -> None:
     login_manager.unauthorized_handler(_unauthorized)
 
 
-# htmx requests the page makes on a timer, not because the person did something.
-BACKGROUND_TRIGGERS = frozenset({"notification-bell"})
+# htmx requests the page makes on a timer, not because the person did something (the ids of the polling elements,
+# which carry data-background-poll so app.js does not count them either): the bell, the provider's opportunities
+# feed and the officer's live offer list.
+BACKGROUND_TRIGGERS = frozenset({"notification-bell", "opportunity-results", "referral-offers"})
 
 
 def _load_user(token: str) -> User | None:

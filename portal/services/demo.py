@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.models import Arrangement, CouncilService, Lot, Provider, Regime, Role, User
 from portal.models.base import utcnow
 from portal.services.accounts import create_user
+from portal.services.demo_calloff import seed_calloff_demo
 from portal.services.demo_dps import seed_dps_demo
 
 ARRANGEMENT = ("Hillingdon Alternative Provision DPS", Regime.PCR2015_DPS, date(2024, 4, 1), date(2031, 3, 31))
@@ -102,5 +103,7 @@ def seed_demo() -> list[DemoSignIn]:
                 user.totp_enabled_at = utcnow()
         sign_ins.append(DemoSignIn(role=role, email=email, organisation=user.organisation_name))
     seed_dps_demo(london_today())
+    db.session.flush()
+    seed_calloff_demo(utcnow())
     db.session.commit()
     return sign_ins

@@ -62,11 +62,12 @@ if (timeoutDialog && typeof timeoutDialog.showModal === 'function') {
   }
 
   // Any htmx request the person causes counts as activity, "Stay signed in" included.
-  // The notification bell's poll is not activity: the server does not count it either.
-  // (The bell replaces itself, so htmx reports its request again on the parent: requestConfig.elt is the source.)
+  // A poll on a timer (the bell, live lists: marked data-background-poll) is not activity: the server does not count
+  // it either. (A poll replaces its element, so htmx reports the request again on the parent: requestConfig.elt is
+  // the source.)
   document.body.addEventListener('htmx:afterRequest', (event) => {
     const source = event.detail.requestConfig?.elt ?? event.detail.elt
-    if (event.detail.successful && source.id !== 'notification-bell') restart()
+    if (event.detail.successful && !source.hasAttribute('data-background-poll')) restart()
   })
   // Escape would close the dialog without telling the server: treat it as "Stay signed in".
   timeoutDialog.addEventListener('cancel', (event) => {

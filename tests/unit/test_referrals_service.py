@@ -60,7 +60,10 @@ def test_publishing_invites_exactly_the_eligible_providers_and_emails_each_witho
             assert identifier not in mail.subject + mail.body
     db.session.refresh(referral)
     assert referral.status is ReferralStatus.OPEN and referral.round == 1
-    assert referral.profile_year_group == "Year 9" if today.month < 9 else "Year 10"
+    # Born in March 2012: Reception in September 2016, so Year 10 in the school year that starts in September 2026.
+    school_year_start = today.year if today.month >= 9 else today.year - 1
+    assert referral.profile_year_group == f"Year {school_year_start - 2016}"
+    assert referral.profile_age == today.year - 2012 - ((today.month, today.day) < (3, 14))
 
 
 def test_publishing_needs_every_part_and_a_reason_for_a_short_deadline(app_context):

@@ -42,6 +42,34 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "notifications.mark_all_read": SIGNED_IN,
     "notifications.count": SIGNED_IN,
     "officer.home": frozenset({OFFICER}),
+    # The call-off, the officer's side. Any officer reads any referral; only officers of the referral's service act
+    # on it (refused by the service with 403, tested per object in the call-off tests).
+    "officer.referral_draft": frozenset({OFFICER}),
+    "officer.withdraw_referral": frozenset({OFFICER}),
+    # Writing a referral and the lists: any officer starts a referral (for their own service) and reads any draft;
+    # saving a draft's sections, publishing and withdrawing are for officers of its service (403 from the service).
+    "officer.referrals": frozenset({OFFICER}),
+    "officer.new_referral": frozenset({OFFICER}),
+    "officer.referral_child": frozenset({OFFICER}),
+    "officer.referral_provision": frozenset({OFFICER}),
+    "officer.referral_aims": frozenset({OFFICER}),
+    "officer.referral_profile": frozenset({OFFICER}),
+    "officer.publish_referral": frozenset({OFFICER}),
+    # Every referral, read only (the manager never changes one).
+    "manager.referrals": frozenset({MANAGER}),
+    "officer.referral": frozenset({OFFICER}),
+    "manager.referral": frozenset({MANAGER}),
+    # The call-off after publishing: any officer reads a referral and its offers; scoring, the award, a new round and
+    # asking to commission off the DPS are for officers of the referral's service (403 from the route, tested per
+    # object in tests/web/test_calloff_officer_web.py).
+    "officer.offer": frozenset({OFFICER}),
+    "officer.score_offer": frozenset({OFFICER}),
+    "officer.award": frozenset({OFFICER}),
+    "officer.republish": frozenset({OFFICER}),
+    "officer.request_off_dps": frozenset({OFFICER}),
+    # The manager decides requests to commission a referral off the DPS.
+    "manager.off_dps_requests": frozenset({MANAGER}),
+    "manager.decide_off_dps": frozenset({MANAGER}),
     "provider.home": frozenset({PROVIDER}),
     "provider.colleagues": frozenset({PROVIDER}),
     # Also refused (403) by the service to a provider user who does not look after the organisation's accounts.
@@ -62,6 +90,13 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "provider.submit_application": frozenset({PROVIDER}),
     "provider.documents": frozenset({PROVIDER}),
     "provider.upload_document": frozenset({PROVIDER}),
+    # The call-off, the provider's side: every query is filtered by the user's provider, and a referral it was not
+    # invited to is a 404 (never a 403 that would confirm it exists).
+    "provider.opportunities": frozenset({PROVIDER}),
+    "provider.opportunity": frozenset({PROVIDER}),
+    "provider.make_offer": frozenset({PROVIDER}),
+    "provider.withdraw_offer": frozenset({PROVIDER}),
+    "provider.decline": frozenset({PROVIDER}),
     # A compliance document: the owning provider's users (another provider gets 404), officers and the manager.
     "documents.download": frozenset({OFFICER, PROVIDER, MANAGER}),
     "manager.home": frozenset({MANAGER}),

@@ -18,6 +18,8 @@ from portal.blueprints.manager import (
     applications,  # noqa: E402,F401  (registers its routes on bp)
     audit,  # noqa: E402,F401  (registers its routes on bp)
     lots,  # noqa: E402,F401  (registers its routes on bp)
+    off_dps,  # noqa: E402,F401  (registers its routes on bp)
     providers,  # noqa: E402,F401  (registers its routes on bp)
+    referrals,  # noqa: E402,F401  (registers its routes on bp)
     users,  # noqa: E402,F401  (registers its routes on bp)
 )

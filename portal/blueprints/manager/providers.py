@@ -7,21 +7,21 @@ Registered on the manager blueprint (imported at the bottom of portal/blueprints
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovRadioInput, GovSubmitInput, GovTextArea
-from wtforms import Field, RadioField, SubmitField, TextAreaField
+from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSubmitInput, GovTextArea
+from wtforms import RadioField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
-from wtforms.validators import InputRequired, Length, StopValidation, ValidationError
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from portal.access import roles
 from portal.blueprints.manager import bp
 from portal.blueprints.manager.applications import page_number, show_error, today
 from portal.extensions import htmx
 from portal.formatting import long_date
+from portal.forms import GovDateField
 from portal.models import Provider, Role
 from portal.pagination import govuk_pagination
 from portal.services import suspensions
@@ -31,47 +31,6 @@ from portal.web import client_ip
 
 RESULTS_ID = "provider-results"
 ALL_LOTS = "all"
-
-
-class GovDateField(Field):
-    """A GOV.UK date input (day, month, year boxes with one name). ``data`` is a date or None; what was typed is kept
-    in ``raw_data`` and shown again when the form is refused."""
-
-    widget = GovDateInput()
-
-    def __init__(self, label: str, *, required_message: str | None = None, **kwargs):
-        super().__init__(label, **kwargs)
-        self.required_message = required_message
-
-    def process_formdata(self, valuelist):
-        self.data = None
-        parts = [(value or "").strip() for value in list(valuelist or [])[:3]]
-        parts += [""] * (3 - len(parts))
-        self.raw_data = parts  # the widget shows day, month and year again: always three of them
-        if not any(parts):
-            return
-        missing = [name for name, value in zip(("day", "month", "year"), parts, strict=True) if not value]
-        name = self.label.text.removesuffix(" (optional)")
-        if missing:
-            raise ValueError(f"{name} must include a {' and a '.join(missing)}")
-        day, month, year = parts
-        if not all(part.isdigit() for part in parts):
-            raise ValueError(f"{name} must be a real date, for example 27 3 2026")
-        if len(year) != 4:
-            raise ValueError(f"Year must include 4 numbers, for example {date.today().year}")
-        try:
-            self.data = date(int(year), int(month), int(day))
-        except ValueError:
-            raise ValueError(f"{name} must be a real date, for example 27 3 2026") from None
-
-    def pre_validate(self, form) -> None:
-        if self.process_errors:
-            raise StopValidation()
-        if self.data is None and self.required_message:
-            raise StopValidation(self.required_message)
-
-    def _value(self) -> str:
-        return ""
 
 
 class SuspendForm(FlaskForm):

@@ -12,3 +12,7 @@ bp = Blueprint("officer", __name__, url_prefix="/officer")
 @roles(Role.OFFICER)
 def home():
     return render_template("officer/home.html")
+
+
+# Each registers its routes on bp: writing referrals and the lists, and the call-off once published.
+from portal.blueprints.officer import calloff, referrals  # noqa: E402,F401

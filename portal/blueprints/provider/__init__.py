@@ -18,5 +18,6 @@ def home():
     return render_template("provider/home.html", state=state, start_form=ActionForm())
 
 
-# Each registers its routes on bp: colleagues, and joining the DPS (the application, compliance documents).
-from portal.blueprints.provider import application, colleagues, documents  # noqa: E402,F401
+# Each registers its routes on bp: colleagues, joining the DPS (the application, compliance documents), and the
+# call-off's opportunities and offers.
+from portal.blueprints.provider import application, colleagues, documents, opportunities  # noqa: E402,F401
