@@ -146,13 +146,14 @@ def _publish(referral: Referral, officer: User, published: datetime) -> None:
     db.session.flush()
 
 
-def _offer(referral: Referral, provider: Provider, rate: str, days: int, ratio: str) -> None:
+def _offer(referral: Referral, provider: Provider, rate: str, days: int, ratio: str, at: datetime) -> None:
     user = db.session.scalar(sa.select(User).where(User.provider_id == provider.id))
     offer = Offer(
         referral_id=referral.id,
         round=referral.round,
         provider_id=provider.id,
         submitted_by_id=user.id,
+        submitted_at=at,
         start_date=referral.start_date,
         hours_per_week=referral.hours_per_week,
         sessions="Monday to Friday, 9am to 12pm",
@@ -196,8 +197,10 @@ def seed_calloff_demo(now: datetime) -> None:
         sa.select(Invitation).where(Invitation.referral_id == open_referral.id).order_by(Invitation.id)
     ).all()
     if invited:
-        _offer(open_referral, invited[0].provider, "118.00", 5, "1:4")
+        invited[0].viewed_at = now - timedelta(days=1, hours=2)
+        _offer(open_referral, invited[0].provider, "118.00", 5, "1:4", now - timedelta(days=1))
     if len(invited) > 1:
+        invited[1].viewed_at = now - timedelta(days=1, hours=1)
         invited[1].declined_at = now - timedelta(days=1)
         invited[1].decline_reason = "No places for this age group until the spring term."
 
@@ -216,7 +219,8 @@ def seed_calloff_demo(now: datetime) -> None:
         [("135.00", 5, "1:2"), ("110.00", 5, "1:4")],
         strict=False,
     ):
-        _offer(closed, invitation.provider, rate, days, ratio)
+        invitation.viewed_at = now - timedelta(days=11)
+        _offer(closed, invitation.provider, rate, days, ratio, now - timedelta(days=10))
 
     # A draft another service is still writing.
     _referral(colleague, casey, lots[1], "", [Need.EXCLUSION], Area.SOUTH)

@@ -8,6 +8,7 @@ commit: the route does. No email or notification written here names the child or
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -228,6 +229,13 @@ def _live_offer_in_round(referral: Referral, offer: Offer, field: str | None = N
         )
 
 
+def scores_fingerprint(offer: Offer) -> str:
+    """What the offer's scores are now, in a short token a score form carries: a save made over scores someone else
+    saved after the form was loaded is refused, never applied over theirs."""
+    saved = sorted((score.criterion, score.score, score.comment) for score in offer.scores)
+    return hashlib.sha256(repr(saved).encode()).hexdigest()[:16]
+
+
 def save_scores(
     referral_id: int,
     offer_id: int,
@@ -236,6 +244,7 @@ def save_scores(
     offer_version: int | None,
     entries: Mapping[str, ScoreEntry],
     now: datetime,
+    scores_seen: str | None = None,
     ip: str | None = None,
 ) -> Offer:
     """Score every quality criterion of one live offer (0 to 5; a comment is needed for 0 or 1). ``entries`` is by
@@ -250,6 +259,14 @@ def save_scores(
         raise Conflict(
             f"{offer.provider.name} changed this offer after you opened it. Nothing was saved: read the offer as it "
             "is now (what you typed is still in the form), then save your scores again."
+        )
+    if scores_seen is not None and scores_seen != scores_fingerprint(offer):
+        latest = max(offer.scores, key=lambda score: score.scored_at)
+        who = db.session.get(User, latest.scored_by_id)
+        raise Conflict(
+            f"{who.name if who else 'Someone'} saved scores for this offer at {london_datetime(latest.scored_at)}, "
+            "while you had it open. Nothing you sent was saved: their scores are shown, and what you typed is still "
+            "in the form. Check both, then save again."
         )
     criteria = scoring.criteria(referral)
     errors: dict[str, str] = {}

@@ -42,6 +42,7 @@ from tests.helpers import count_queries, csrf_token, sign_in
 
 LIVE = {"HX-Request": "true", "HX-Target": "referral-offers"}
 VERSION = re.compile(r'<input[^>]*name="version"[^>]*value="(\d+)"')
+SCORES_SEEN = re.compile(r'<input[^>]*name="scores_seen"[^>]*value="([0-9a-f]+)"')
 
 
 def _text(response) -> str:
@@ -105,8 +106,15 @@ def after_deadline(monkeypatch):
     return freeze
 
 
-def _score_data(setting, token, version, value="4", comment="Solid"):
-    data = {"csrf_token": token, "version": version}
+def _seen(page: str) -> str:
+    """The fingerprint of the saved scores a score form carries."""
+    match = SCORES_SEEN.search(page)
+    assert match, "no scores_seen field on the page"
+    return match.group(1)
+
+
+def _score_data(setting, token, version, value="4", comment="Solid", seen=""):
+    data = {"csrf_token": token, "version": version, "scores_seen": seen}
     for key in setting["criteria"]:
         data[field_name("score", key)] = value
         data[field_name("comment", key)] = comment
@@ -117,7 +125,7 @@ def _score_through_the_form(client, setting, offer_id, value="4", comment="Solid
     path = f"/officer/referrals/{setting['referral']}/offers/{offer_id}"
     page = _text(client.get(path))
     response = client.post(
-        f"{path}/score", data=_score_data(setting, csrf_token(client), _version(page), value, comment)
+        f"{path}/score", data=_score_data(setting, csrf_token(client), _version(page), value, comment, _seen(page))
     )
     assert response.status_code == 302, _text(response)
     return response
@@ -319,7 +327,9 @@ def test_a_refused_score_is_shown_next_to_the_field_with_what_was_typed_kept(app
     after_deadline(setting)
     path = f"/officer/referrals/{setting['referral']}/offers/{setting['offers'][0]}"
     page = _text(client.get(path))
-    data = _score_data(setting, csrf_token(client), _version(page), value="4", comment="Typed comment kept")
+    data = _score_data(
+        setting, csrf_token(client), _version(page), value="4", comment="Typed comment kept", seen=_seen(page)
+    )
     first = setting["criteria"][0]
     data[field_name("score", first)] = "0"
     data[field_name("comment", first)] = ""
@@ -343,13 +353,42 @@ def test_a_score_for_an_offer_revised_since_the_page_loaded_is_a_conflict(app, a
         offer = db.session.get(Offer, setting["offers"][0])
         offer.safeguarding = "A revised safeguarding plan"
         db.session.commit()
-    response = client.post(f"{path}/score", data=_score_data(setting, csrf_token(client), stale, comment="My notes"))
+    data = _score_data(setting, csrf_token(client), stale, comment="My notes", seen=_seen(page))
+    response = client.post(f"{path}/score", data=data)
     page = _text(response)
     assert response.status_code == 409
     assert "Offering provider 1 changed this offer after you opened it" in page
     assert "A revised safeguarding plan" in page and "My notes" in page
     assert _version(page) == str(int(stale) + 1)
     assert _count(app, Score) == 0
+
+
+def test_scores_saved_by_a_colleague_since_the_page_loaded_are_never_overwritten(app, after_deadline):
+    setting = _setting(app, providers=2, offers=2)
+    with app.app_context():
+        officer = db.session.get(User, setting["officer"])
+        colleague = make_user("officer", service=officer.service, name="Casey Colleague").email
+        officer_name = officer.name
+    first, second = _signed_in(app, setting["officer_email"]), _signed_in(app, colleague)
+    after_deadline(setting)
+    path = f"/officer/referrals/{setting['referral']}/offers/{setting['offers'][0]}"
+    first_page, second_page = _text(first.get(path)), _text(second.get(path))
+    saved = first.post(
+        f"{path}/score",
+        data=_score_data(setting, csrf_token(first), _version(first_page), "5", "Excellent", _seen(first_page)),
+    )
+    assert saved.status_code == 302
+    stale = _score_data(setting, csrf_token(second), _version(second_page), "2", "Weak plan", _seen(second_page))
+    response = second.post(f"{path}/score", data=stale)
+    page = _text(response)
+    assert response.status_code == 409
+    assert f"{officer_name} saved scores for this offer at" in page and "Weak plan" in page
+    with app.app_context():
+        scores = db.session.scalars(sa.select(Score).where(Score.offer_id == setting["offers"][0])).all()
+        assert {(score.score, score.comment) for score in scores} == {(5, "Excellent")}
+    # The form now carries the scores as they are, so the colleague can save over them knowingly.
+    again = _score_data(setting, csrf_token(second), _version(page), "2", "Weak plan", _seen(page))
+    assert second.post(f"{path}/score", data=again).status_code == 302
 
 
 def test_an_award_refused_for_its_rationale_keeps_the_choice_and_says_why(app, after_deadline):

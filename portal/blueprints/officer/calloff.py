@@ -86,6 +86,7 @@ def score_form(referral: Referral, offer: Offer, formdata=None) -> FlaskForm:
 
     class Form(FlaskForm):
         version = HiddenField()
+        scores_seen = HiddenField()
         submit = SubmitField("Save scores", widget=GovSubmitInput())
 
     saved = {score.criterion: score for score in offer.scores}
@@ -118,6 +119,7 @@ def score_form(referral: Referral, offer: Offer, formdata=None) -> FlaskForm:
     form = Form() if formdata is None else Form(formdata=formdata)
     if not form.is_submitted():
         form.version.data = str(offer.version)
+        form.scores_seen.data = evaluation.scores_fingerprint(offer)
     return form
 
 
@@ -347,6 +349,7 @@ def score_offer(referral_id: int, offer_id: int):
                 offer_version=_int(form.version.data),
                 entries=entries,
                 now=clock.now(),
+                scores_seen=form.scores_seen.data or "",
                 ip=client_ip(),
             )
         except NotAllowed:
@@ -355,8 +358,10 @@ def score_offer(referral_id: int, offer_id: int):
             db.session.rollback()
             found = _referral_or_404(referral_id)
             chosen = _offer_or_404(found, offer_id)
-            # What was typed stays; the version becomes the offer's as it is now, so a second save goes through.
+            # What was typed stays; the version and scores become the offer's as they are now, so a second save goes
+            # through.
             form.version.data = str(chosen.version)
+            form.scores_seen.data = evaluation.scores_fingerprint(chosen)
             return _offer_page(found, chosen, form=form, conflict=error.message, status=409)
         except IllegalTransition as error:
             db.session.rollback()
