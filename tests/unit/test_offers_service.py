@@ -87,7 +87,7 @@ def test_an_invited_provider_makes_an_offer_and_the_officer_is_told_naming_the_p
     assert event.actor_id == user.id and event.subject_id == offer.id and event.ip_address == "203.0.113.9"
 
     [mail] = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == call.officer.email))
-    assert "R0000" in mail.subject and call.providers[0].name in mail.body
+    assert referrals.reference(call.referral) in mail.subject and call.providers[0].name in mail.body
     assert f"/officer/referrals/{referral.id}" in mail.body
     for identifier in CHILD_IDENTIFIERS:
         assert identifier not in mail.subject + mail.body
