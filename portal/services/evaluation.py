@@ -419,6 +419,21 @@ def award(
             "shows the referral as it is."
         )
 
+    # The referral's row is ours now, so no offer can come in (offers lock it first): one that came in since the
+    # offers were read above has not been scored.
+    arrived = db.session.scalar(
+        sa.select(sa.func.count(Offer.id)).where(
+            Offer.referral_id == referral.id,
+            Offer.round == referral.round,
+            Offer.status == OfferStatus.SUBMITTED,
+            Offer.id.not_in([o.id for o in live]),
+        )
+    )
+    if arrived:
+        db.session.rollback()
+        raise Conflict(
+            "An offer came in while you were awarding. Nothing you sent was saved: score it, then award again."
+        )
     losers = [o for o in live if o.id != offer.id]
     offer.status = OfferStatus.AWARDED
     for other in losers:

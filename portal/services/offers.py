@@ -327,6 +327,14 @@ def mark_viewed(found: Opportunity, now: datetime) -> None:
 
 
 def _for_change(referral_id: int, by: User, now: datetime) -> Opportunity:
+    # On PostgreSQL the referral's row is locked until commit, so an offer and an award never interleave: an award
+    # in progress makes this wait and then see the referral awarded (SQLite writes one at a time anyway).
+    db.session.execute(
+        sa.select(Referral)
+        .where(Referral.id == referral_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     found = opportunity(referral_id, by.provider_id, now=now)
     if not found.open:
         raise IllegalTransition(found.closed_message)
