@@ -16,6 +16,7 @@ from wtforms.validators import Length
 from portal import clock
 from portal.access import roles
 from portal.blueprints.manager import bp
+from portal.blueprints.officer.calloff import referral_page
 from portal.extensions import db
 from portal.models import OffDpsStatus, Role
 from portal.pagination import govuk_pagination
@@ -54,9 +55,6 @@ def referral(referral_id: int):
         found = referrals.get_referral(referral_id)
     except NotFound:
         abort(404)
-    # The officer's page, read only (imported here: the officer area imports from the manager area at load time).
-    from portal.blueprints.officer.calloff import referral_page
-
     return referral_page(found, manager=True)
 
 

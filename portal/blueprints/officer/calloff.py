@@ -6,7 +6,7 @@ read-only copy of the referral page (portal/blueprints/manager/off_dps.py) rende
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSubmitInput, GovTextArea
@@ -138,11 +138,6 @@ def show_error(form: FlaskForm, error: DomainError, default_field: str) -> None:
         field.errors = [*field.errors, message]
 
 
-def url_if_built(endpoint: str, **values) -> str | None:
-    """A link to a page another part of the portal provides, or None while it does not exist."""
-    return url_for(endpoint, **values) if endpoint in current_app.view_functions else None
-
-
 # ---- The referral page (shared with the manager's read-only copy) --------------------------------------------------
 
 
@@ -196,7 +191,7 @@ def referral_page(
         "live_id": LIVE_ID,
         "poll_url": url_for(endpoint, referral_id=referral.id),
         "offer_endpoint": None if manager else "officer.offer",
-        "withdraw_url": None if manager else url_if_built("officer.withdraw_referral", referral_id=referral.id),
+        "withdraw_url": None if manager else url_for("officer.withdraw_referral", referral_id=referral.id),
         "criteria": scoring.criteria(referral),
     }
     if htmx and not htmx.history_restore_request and (request.method == "POST" or htmx.target == LIVE_ID):
@@ -208,7 +203,7 @@ def referral_page(
         "manager/referral.html" if manager else "officer/referral.html",
         child=child,
         form=form if can_act else None,
-        back_url=url_if_built("manager.referrals" if manager else "officer.referrals"),
+        back_url=url_for("manager.referrals" if manager else "officer.referrals"),
         **context,
     )
     # The audit event of the read is committed once the page is made (committing first would expire what the page
