@@ -25,11 +25,11 @@ from portal.models import (
     OutboxMessage,
     Referral,
     ReferralStatus,
-    Score,
     User,
 )
-from portal.services import scoring
+from portal.services import evaluation, scoring
 from portal.services.audit import Events
+from portal.services.evaluation import ScoreEntry
 from tests.factories_calloff import CHILD_FIRST_NAME, CHILD_IDENTIFIERS, CHILD_LAST_NAME, CHILD_UPN, published_call_off
 from tests.helpers import count_queries, csrf_token, sign_in
 
@@ -212,30 +212,36 @@ def test_before_award_no_provider_receives_the_child_or_another_providers_offer(
 
 
 def _award_to_second_provider(app, flow: Flow) -> None:
-    """What the award service (written elsewhere) will do, written straight to the database: the second provider's
-    offer wins, the first's is unsuccessful; both are scored."""
+    """The officer scores both offers and awards the second provider's through the services (every invited provider
+    has answered, so evaluation is open before the deadline)."""
     with app.app_context():
         referral = db.session.get(Referral, flow.referral_id)
-        keys = [criterion.key for criterion in scoring.criteria(referral)]
+        officer = db.session.get(User, flow.officer_id)
         moment = clock.now()
+        made = {}
         for n, score in ((0, 3), (1, 5)):
             offer = db.session.scalar(
                 sa.select(Offer).where(
                     Offer.referral_id == referral.id, Offer.provider_id == flow.providers[n].provider_id
                 )
             )
-            offer.status = OfferStatus.UNSUCCESSFUL if n == 0 else OfferStatus.AWARDED
-            for key in keys:
-                db.session.add(
-                    Score(
-                        offer_id=offer.id, criterion=key, score=score, comment=COMMENT[n], scored_by_id=flow.officer_id
-                    )
-                )
-        referral.status = ReferralStatus.AWARDED
-        referral.awarded_at = moment
-        referral.awarded_by_id = flow.officer_id
-        referral.award_rationale = "Best value for money: the highest quality score at a lower price"
+            entries = {criterion.key: ScoreEntry(score, COMMENT[n]) for criterion in scoring.criteria(referral)}
+            evaluation.save_scores(
+                referral.id, offer.id, officer, offer_version=offer.version, entries=entries, now=moment
+            )
+            made[n] = offer.id
         db.session.commit()
+        evaluation.award(
+            referral.id,
+            made[1],
+            officer,
+            version=referral.version,
+            rationale="Best value for money: the highest quality score at a lower price",
+            now=moment,
+        )
+        db.session.commit()
+        assert db.session.get(Offer, made[0]).status is OfferStatus.UNSUCCESSFUL
+        assert db.session.get(Referral, referral.id).status is ReferralStatus.AWARDED
 
 
 def _child_views(app, user_id: int) -> list[AuditEvent]:
@@ -292,3 +298,9 @@ def test_after_award_only_the_winner_sees_the_child_and_the_loser_sees_only_its_
     _assert_no_child(loser.seen)
     with app.app_context():
         assert db.session.get(Offer, _offer(app, flow, 0).id).total == Decimal("7200.00")
+    # The award's emails and notifications: nobody is sent the child; the loser gets its own scores, not the winner's.
+    messages = _mail_and_notifications_to_providers(app, flow)
+    _assert_no_child(messages)
+    to_loser = [body for label, body in messages if loser.email in label]
+    assert any(COMMENT[0] in body for body in to_loser)
+    _assert_not_seen([(label, body) for label, body in messages if loser.email in label], COMMENT[1], PHRASE[1])
