@@ -599,6 +599,7 @@ def make_offer(
                 existing[aim_id].response = text
             else:
                 offer.aim_responses.append(AimResponse(aim_id=aim_id, response=text))
+        scored = bool(offer.scores)
         offer.scores.clear()
         if revising:
             offer.revised_at = now
@@ -625,18 +626,25 @@ def make_offer(
     )
     if not revising:
         _tell_officer(referral, by)
+    elif scored:
+        _tell_officer(referral, by, rescore=True)
     return offer
 
 
-def _tell_officer(referral: Referral, by: User) -> None:
-    """Names the provider and the reference only."""
+def _tell_officer(referral: Referral, by: User, *, rescore: bool = False) -> None:
+    """A new offer, or a revision of one the officer had scored (its scores are gone). Names the provider and the
+    reference only."""
     ref = referrals.reference(referral)
     provider = by.provider.name
+    if rescore:
+        subject = f"Offer revised for referral {ref}: score it again"
+        news = f"{provider} has revised its offer for referral {ref}. The scores you gave it were for the old offer, so they have been cleared: read it again and score it."
+    else:
+        subject, news = f"New offer for referral {ref}", f"{provider} has made an offer for referral {ref}."
     notify(
         referral.officer,
-        f"New offer for referral {ref}",
-        f"Dear {referral.officer.name},\n\n{provider} has made an offer for referral {ref}.\n\n"
-        f"See the offers: {referrals.link(f'/officer/referrals/{referral.id}')}",
+        subject,
+        f"Dear {referral.officer.name},\n\n{news}\n\nSee the offers: {referrals.link(f'/officer/referrals/{referral.id}')}",
     )
 
 
