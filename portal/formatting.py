@@ -21,6 +21,14 @@ def long_date(value: date | None) -> str:
     return "" if value is None else f"{value.day} {value:%B %Y}"
 
 
+def quantity(value: Decimal | int | None) -> str:
+    """15 or 2.5: hours, days or sessions without trailing zeros (never "1E+1", as Decimal.normalize() would give)."""
+    if value is None:
+        return ""
+    text = f"{Decimal(value):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def money(value: Decimal | None) -> str:
     """Pounds and pence with thousands separators: "£7,200.00"."""
     return "" if value is None else f"£{value:,.2f}"
@@ -30,3 +38,4 @@ def init_formatting(app: Flask) -> None:
     app.add_template_filter(london_datetime)
     app.add_template_filter(long_date)
     app.add_template_filter(money)
+    app.add_template_filter(quantity)

@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal.clock import london_today
 from portal.extensions import db
-from portal.formatting import london_datetime, money
+from portal.formatting import london_datetime, money, quantity
 from portal.models import (
     AimResponse,
     Invitation,
@@ -344,14 +344,6 @@ def _for_change(referral_id: int, by: User, now: datetime) -> Opportunity:
 # --- Money and numbers ---------------------------------------------------------------------------------------------
 
 
-def number(value: Decimal | int | None) -> str:
-    """15 or 2.5: a quantity without trailing zeros."""
-    if value is None:
-        return ""
-    text = f"{Decimal(value):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 _MONEY = re.compile(r"(-?)£?(-?)(\d+(?:\.\d*)?|\.\d+)")
 _NUMBER = re.compile(r"(-?)(\d+(?:\.\d*)?|\.\d+)")
 
@@ -391,7 +383,7 @@ def parse_quantity(text: str | None, *, name: str, field: str, maximum: Decimal)
     if value != value.quantize(Decimal("0.1")):
         raise DomainError(f"{name.capitalize()} can have no more than 1 decimal place, like 2.5", field=field)
     if value > maximum:
-        raise DomainError(f"{name.capitalize()} must be {number(maximum)} or fewer", field=field)
+        raise DomainError(f"{name.capitalize()} must be {quantity(maximum)} or fewer", field=field)
     return value.quantize(Decimal("0.1"))
 
 
@@ -404,7 +396,7 @@ def total_working(rate_type: RateType, rate: Decimal, units_per_week: Decimal, w
     """ "£120.00 a day x 5 days a week x 12 weeks" """
     per = "an hour" if rate_type is RateType.HOUR else f"a {rate_type.value}"
     units = rate_type.unit if units_per_week != 1 else rate_type.value
-    return f"{money(rate)} {per} x {number(units_per_week)} {units} a week x {weeks} week{'s' if weeks != 1 else ''}"
+    return f"{money(rate)} {per} x {quantity(units_per_week)} {units} a week x {weeks} week{'s' if weeks != 1 else ''}"
 
 
 def check_total(rate_type: RateType, rate: Decimal, units_per_week: Decimal, weeks: int, total: Decimal) -> None:

@@ -526,3 +526,16 @@ def test_an_unknown_referral_is_not_found(officer):
     for path in _draft_paths(999999)[:7]:
         assert officer.get(path).status_code == 404, path
     assert london_today(NOW) == TODAY
+
+
+def test_whole_hours_are_shown_as_typed_on_every_page_of_the_draft(app, officer, dps):
+    referral_id = _write_draft(officer, dps["lot_1"])
+    base = f"/officer/referrals/{referral_id}/draft"
+    response = _post(officer, f"{base}/provision", {**_provision(dps["lot_1"]), "hours_per_week": "10"})
+    assert response.status_code == 302, _main(response)
+    for path in (base, f"{base}/provision", f"/officer/referrals/{referral_id}/publish"):
+        response = officer.get(path)
+        assert response.status_code == 200, path
+        page = _main(response)
+        assert "1E+1" not in page and "10.0" not in page, path
+    assert 'value="10"' in officer.get(f"{base}/provision").get_data(as_text=True)

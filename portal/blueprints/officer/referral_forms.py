@@ -28,6 +28,7 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length, ValidationError
 
+from portal.formatting import quantity
 from portal.forms import GovDateField
 from portal.models import Area, Child, ExclusionStatus, Gender, Lot, Need, OnRollStatus, Referral
 from portal.services import referral_drafts, referrals
@@ -243,11 +244,10 @@ class ProvisionForm(FlaskForm):
 
 
 def provision_data(referral: Referral) -> dict:
-    hours = referral.hours_per_week
     return {
         "version": referral.version,
         "lot": str(referral.lot_id) if referral.lot_id else None,
-        "hours_per_week": "" if hours is None else f"{hours.normalize():f}",
+        "hours_per_week": quantity(referral.hours_per_week),
         "sessions": referral.sessions,
         "start_date": referral.start_date,
         "duration_weeks": "" if referral.duration_weeks is None else str(referral.duration_weeks),

@@ -34,7 +34,7 @@ from portal.blueprints.officer.referral_forms import (
 from portal.clock import london_today
 from portal.errors import render_error
 from portal.extensions import db, htmx
-from portal.formatting import long_date
+from portal.formatting import long_date, quantity
 from portal.models import Child, Lot, Need, Referral, Role
 from portal.pagination import govuk_pagination
 from portal.services import children, referral_drafts, referrals
@@ -416,10 +416,9 @@ def _lots() -> list[Lot]:
 
 
 def _provision_rows(referral: Referral) -> list[tuple[str, str]]:
-    hours = referral.hours_per_week
     return [
         ("Lot", referral.lot.label if referral.lot else "Not chosen"),
-        ("Hours per week", "" if hours is None else f"{hours.normalize():f}"),
+        ("Hours per week", quantity(referral.hours_per_week)),
         ("Sessions", referral.sessions),
         ("Start date", long_date(referral.start_date)),
         ("Weeks", "" if referral.duration_weeks is None else str(referral.duration_weeks)),

@@ -24,7 +24,7 @@ from portal import clock
 from portal.access import roles
 from portal.blueprints.provider import bp
 from portal.extensions import db, htmx
-from portal.formatting import london_datetime, long_date
+from portal.formatting import london_datetime, long_date, quantity
 from portal.forms import GovDateField
 from portal.models import Offer, RateType, Referral, Role
 from portal.pagination import govuk_pagination
@@ -78,7 +78,6 @@ def opportunities():
         "pagination": govuk_pagination(result.page, result.pages, page_url, label="Pages of opportunities"),
         "countdown": lambda referral: referrals.describe_deadline(referral, now),
         "reference": referrals.reference,
-        "number": offers.number,
     }
     if htmx and htmx.target == RESULTS_ID and not htmx.history_restore_request:
         response = render_template("provider/opportunities/partials/results.html", **context)
@@ -115,7 +114,7 @@ def offer_form_class(referral: Referral) -> type[FlaskForm]:
         hours_per_week=StringField(
             "Hours a week",
             widget=GovTextInput(),
-            description=f"The referral asks for {offers.number(referral.hours_per_week)} hours a week.",
+            description=f"The referral asks for {quantity(referral.hours_per_week)} hours a week.",
             validators=CAP,
         ),
         sessions=StringField(
@@ -199,7 +198,7 @@ def offer_form(referral: Referral, offer: Offer | None = None, *, from_request: 
         data.update(
             version=str(offer.version),
             start_date=offer.start_date,
-            hours_per_week=offers.number(offer.hours_per_week),
+            hours_per_week=quantity(offer.hours_per_week),
             sessions=offer.sessions,
             location=offer.location,
             staffing_ratio=offer.staffing_ratio,
@@ -208,7 +207,7 @@ def offer_form(referral: Referral, offer: Offer | None = None, *, from_request: 
             safeguarding=offer.safeguarding,
             rate_type=offer.rate_type.value,
             rate=f"{offer.rate:.2f}",
-            units_per_week=offers.number(offer.units_per_week),
+            units_per_week=quantity(offer.units_per_week),
             total=f"{offer.total:.2f}",
         )
     return form_class(formdata=None, data=data)
@@ -304,7 +303,6 @@ def _helpers() -> dict:
     return {
         "reference": referrals.reference,
         "money": offers.money,
-        "number": offers.number,
         "aim_field": offers.aim_field,
         "outcomes": Outcome,
     }
