@@ -39,7 +39,6 @@ from portal.models import (
     ProviderArea,
     ProviderDeliveryMode,
     ProviderNeed,
-    Role,
     Site,
     User,
 )
@@ -48,7 +47,7 @@ from portal.services import audit, decisions, documents, eligibility, working_da
 from portal.services.accounts import normalise_email
 from portal.services.audit import Events
 from portal.services.errors import DomainError, FieldErrors, NotFound
-from portal.services.mail import notify
+from portal.services.mail import managers, notify, provider_users
 
 OPEN_STATUSES = (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED)
 MAX_ANSWER = 5000
@@ -784,18 +783,14 @@ def submit(
     )
     due = f"{application.decision_due_on.day} {application.decision_due_on:%B %Y}"
     lots_text = "\n".join(f"- {label}" for label in lot_labels)
-    for user in db.session.scalars(
-        sa.select(User).where(User.provider_id == provider.id, User.active.is_(True)).order_by(User.id)
-    ):
+    for user in provider_users([provider.id]):
         notify(
             user,
             "Your application to join the dynamic purchasing system has been submitted",
             f"Dear {user.name},\n\n{by.name} submitted {provider.name}'s application for:\n\n{lots_text}\n\n"
             f"The council will decide by {due} and will tell you the outcome for each lot.",
         )
-    for manager in db.session.scalars(
-        sa.select(User).where(User.role == Role.MANAGER, User.active.is_(True)).order_by(User.id)
-    ):
+    for manager in managers():
         notify(
             manager,
             f"New application from {provider.name}",

@@ -30,11 +30,9 @@ from portal.models import (
     Lot,
     LotDocumentRequirement,
     Provider,
-    Role,
-    User,
 )
 from portal.services import eligibility
-from portal.services.mail import notify
+from portal.services.mail import managers, notify, provider_users
 
 FIRST_REMINDER_DAYS = 30
 LAST_REMINDER_DAYS = 7
@@ -118,10 +116,6 @@ class CheckReport:
             f"before expiry, {self.last_reminders} {LAST_REMINDER_DAYS} days before, "
             f"{self.expired_notices} expired mandatory document{'s' if self.expired_notices != 1 else ''} reported"
         )
-
-
-def _active_users(condition) -> list[User]:
-    return list(db.session.scalars(sa.select(User).where(User.active.is_(True), condition).order_by(User.id)))
 
 
 def _portal_link(path: str) -> str:
@@ -209,7 +203,7 @@ def _record_and_commit(document_id: int, days_before: int) -> bool:
 
 
 def _send_reminder(document: ComplianceDocument, provider: Provider, days_before: int, on_date: date) -> bool:
-    recipients = _active_users(User.provider_id == provider.id)
+    recipients = provider_users([provider.id])
     if not recipients:
         return False  # no one to tell yet: a user invited later still gets the reminder that is due then
     type_name = document.document_type.name
@@ -229,8 +223,8 @@ def _send_reminder(document: ComplianceDocument, provider: Provider, days_before
 
 
 def _send_expired_notice(document: ComplianceDocument, provider: Provider, lots: list[Lot]) -> bool:
-    managers = _active_users(User.role == Role.MANAGER)
-    if not managers:
+    recipients = managers()
+    if not recipients:
         return False
     type_name = document.document_type.name
     lot_names = "; ".join(lot.label for lot in lots)
@@ -241,7 +235,7 @@ def _send_expired_notice(document: ComplianceDocument, provider: Provider, lots:
         "is not compliant there and is not invited to call-offs in those lots.\n\n"
         f"See the provider: {_portal_link(f'/directory/{provider.id}')}"
     )
-    for manager in managers:
+    for manager in recipients:
         notify(manager, subject, body)
     provider_subject = f"Your {type_name.lower()} has expired"
     provider_body = (
@@ -249,7 +243,7 @@ def _send_expired_notice(document: ComplianceDocument, provider: Provider, lots:
         f"one you are not invited to opportunities in {lot_names}.\n\n"
         f"Sign in to upload it: {_portal_link('/provider/')}"
     )
-    for user in _active_users(User.provider_id == provider.id):
+    for user in provider_users([provider.id]):
         notify(user, provider_subject, provider_body)
     return _record_and_commit(document.id, EXPIRED_NOTICE)
 

@@ -37,7 +37,7 @@ from portal.pagination import Page, paginate
 from portal.services import audit
 from portal.services.audit import Events
 from portal.services.errors import DomainError, NotFound
-from portal.services.mail import notify
+from portal.services.mail import notify, provider_users
 from portal.services.working_days import working_days_between
 
 PER_PAGE = 25
@@ -519,15 +519,6 @@ def _decide(application_id, by, version, rejection_reason, today, lots, answer_n
     return Decision(application=application, admitted=admitted, rejected=rejected)
 
 
-def provider_users(provider_id: int) -> list[User]:
-    """The provider's active users: everyone who hears about a decision, a suspension or a removal."""
-    return list(
-        db.session.scalars(
-            sa.select(User).where(User.provider_id == provider_id, User.active.is_(True)).order_by(User.id)
-        )
-    )
-
-
 def _tell_provider(
     application: Application, admitted: list[ApplicationLot], rejected: list[ApplicationLot], reason: str, today: date
 ) -> None:
@@ -553,5 +544,5 @@ def _tell_provider(
             "\n\nYou can apply again for these lots when you have addressed the reason."
         )
     parts.append("If you have a question about this decision, reply to the commissioning team.")
-    for user in provider_users(application.provider_id):
+    for user in provider_users([application.provider_id]):
         notify(user, DECISION_SUBJECT, f"Dear {user.name},\n\n" + "\n\n".join(parts))

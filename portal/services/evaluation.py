@@ -36,7 +36,7 @@ from portal.pagination import Page, paginate
 from portal.services import audit, referrals, scoring
 from portal.services.audit import Events
 from portal.services.errors import Conflict, DomainError, FieldErrors, IllegalTransition, NotAllowed, NotFound
-from portal.services.mail import notify
+from portal.services.mail import active_users, managers, notify, provider_users
 from portal.services.offers import LIVE, Response, response_state
 from portal.services.referrals import Action, Stage, link, reference
 
@@ -490,7 +490,7 @@ def _tell_winner(referral: Referral, offer: Offer) -> None:
         "Sign in to see the child's details and the referring officer's contact details, so you can plan the "
         f"placement together: {_opportunity_link(referral)}"
     )
-    for user in referrals.provider_users([offer.provider_id]):
+    for user in provider_users([offer.provider_id]):
         notify(user, subject, f"Dear {user.name},\n\n{body}")
 
 
@@ -513,14 +513,14 @@ def _tell_unsuccessful(referral: Referral, result: scoring.Result, offers: int) 
         f"Total: {result.total} out of 100\n\n"
         f"You can read them in the portal too: {_opportunity_link(referral)}"
     )
-    for user in referrals.provider_users([result.offer.provider_id]):
+    for user in provider_users([result.offer.provider_id]):
         notify(user, subject, f"Dear {user.name},\n\n{body}")
 
 
 def _tell_closed(referral: Referral, provider_ids: list[int], why: str) -> None:
     subject = f"Referral {reference(referral)} has closed"
     body = f"Referral {reference(referral)} in {referral.lot.label} has closed. {why}"
-    for user in referrals.provider_users(list(provider_ids)):
+    for user in provider_users(list(provider_ids)):
         notify(user, subject, f"Dear {user.name},\n\n{body}")
 
 
@@ -532,12 +532,6 @@ def pending_request(referral_id: int) -> OffDpsRequest | None:
         sa.select(OffDpsRequest).where(
             OffDpsRequest.referral_id == referral_id, OffDpsRequest.status == OffDpsStatus.PENDING
         )
-    )
-
-
-def _active_managers() -> list[User]:
-    return list(
-        db.session.scalars(sa.select(User).where(User.role == Role.MANAGER, User.active.is_(True)).order_by(User.id))
     )
 
 
@@ -576,7 +570,7 @@ def request_off_dps(
         f"{referral.lot.label} off the DPS.\n\nTheir reason:\n{reason}\n\n"
         f"Approve or refuse it: {link(f'/manager/off-dps/{request.id}')}"
     )
-    for manager in _active_managers():
+    for manager in managers():
         notify(manager, subject, f"Dear {manager.name},\n\n{body}")
     return request
 
@@ -688,7 +682,7 @@ def _tell_officers(referral: Referral, request: OffDpsRequest, approve: bool, no
         body += f"\n\nThe manager's note:\n{note}"
     body += f"\n\n{link(f'/officer/referrals/{referral.id}')}"
     officers = {request.requested_by_id, referral.officer_id}
-    for user in db.session.scalars(sa.select(User).where(User.id.in_(officers), User.active.is_(True))):
+    for user in active_users(User.id.in_(officers)):
         notify(user, subject, f"Dear {user.name},\n\n{body}")
 
 

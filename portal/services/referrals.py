@@ -36,7 +36,7 @@ from portal.services import audit, children
 from portal.services.audit import Events
 from portal.services.eligibility import eligible_providers
 from portal.services.errors import Conflict, DomainError, FieldErrors, IllegalTransition, NotAllowed, NotFound
-from portal.services.mail import notify
+from portal.services.mail import notify, provider_users
 
 PER_PAGE = 25
 DEFAULT_DEADLINE_DAYS = 10
@@ -339,18 +339,6 @@ def _open_round(referral: Referral, closes: datetime, reason: str, now: datetime
         )
     _tell_invited(referral, [p.id for p in providers])
     return providers
-
-
-def provider_users(provider_ids: list[int]) -> list[User]:
-    if not provider_ids:
-        return []
-    return list(
-        db.session.scalars(
-            sa.select(User)
-            .where(User.provider_id.in_(provider_ids), User.active.is_(True), User.role == Role.PROVIDER)
-            .order_by(User.id)
-        )
-    )
 
 
 def link(path: str) -> str:

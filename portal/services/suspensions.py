@@ -22,9 +22,8 @@ from portal.models.base import utcnow
 from portal.pagination import Page, paginate
 from portal.services import audit, eligibility
 from portal.services.audit import Events
-from portal.services.decisions import provider_users
 from portal.services.errors import DomainError, NotFound
-from portal.services.mail import notify
+from portal.services.mail import notify, provider_users
 
 PER_PAGE = 25
 REASON_MAX = 2000
@@ -188,7 +187,7 @@ def _admitted_lots(provider_id: int, today: date) -> list[Lot]:
 
 
 def _tell(provider: Provider, subject: str, body: str) -> None:
-    for user in provider_users(provider.id):
+    for user in provider_users([provider.id]):
         notify(user, subject, f"Dear {user.name},\n\n{body}")
 
 
