@@ -457,13 +457,17 @@ def search(filters: ReferralFilters, *, now: datetime, page: int = 1, per_page: 
     )
 
 
+def all_lots() -> list[Lot]:
+    return list(db.session.scalars(sa.select(Lot).options(joinedload(Lot.arrangement)).order_by(Lot.number)))
+
+
 def filter_choices() -> dict[str, list]:
     """The services, lots and officers the list filters offer (three small SELECTs)."""
     from portal.models import CouncilService
 
     return {
         "services": list(db.session.scalars(sa.select(CouncilService).order_by(CouncilService.name))),
-        "lots": list(db.session.scalars(sa.select(Lot).options(joinedload(Lot.arrangement)).order_by(Lot.number))),
+        "lots": all_lots(),
         "officers": list(db.session.scalars(sa.select(User).where(User.role == Role.OFFICER).order_by(User.name))),
     }
 

@@ -35,7 +35,7 @@ from portal.clock import london_today
 from portal.errors import render_error
 from portal.extensions import db, htmx
 from portal.formatting import long_date, quantity
-from portal.models import Child, Lot, Need, Referral, Role
+from portal.models import Child, Need, Referral, Role
 from portal.pagination import govuk_pagination
 from portal.services import children, referral_drafts, referrals
 from portal.services.eligibility import eligible_providers
@@ -411,10 +411,6 @@ def referral_child(referral_id: int):
 # ---- The provision needed -------------------------------------------------------------------------------------------
 
 
-def _lots() -> list[Lot]:
-    return referrals.filter_choices()["lots"]
-
-
 def _provision_rows(referral: Referral) -> list[tuple[str, str]]:
     return [
         ("Lot", referral.lot.label if referral.lot else "Not chosen"),
@@ -434,7 +430,7 @@ def referral_provision(referral_id: int):
     referral, elsewhere = _draft_or_redirect(referral_id)
     if elsewhere:
         return elsewhere
-    lots = _lots()
+    lots = referrals.all_lots()
     conflict = saved_now = None
     if request.method == "POST":
         form = ProvisionForm(lots=lots)
