@@ -465,11 +465,7 @@ def award(
     _tell_winner(referral, offer)
     for loser in losers:
         _tell_unsuccessful(referral, next(r for r in results if r.offer.id == loser.id), len(live))
-    invited = db.session.scalars(
-        sa.select(Invitation.provider_id).where(
-            Invitation.referral_id == referral.id, Invitation.round == referral.round
-        )
-    ).all()
+    invited = referrals.invited_providers(referral)
     offered = {o.provider_id for o in live}
     _tell_closed(
         referral,
@@ -520,7 +516,7 @@ def _tell_unsuccessful(referral: Referral, result: scoring.Result, offers: int) 
 def _tell_closed(referral: Referral, provider_ids: list[int], why: str) -> None:
     subject = f"Referral {reference(referral)} has closed"
     body = f"Referral {reference(referral)} in {referral.lot.label} has closed. {why}"
-    for user in provider_users(list(provider_ids)):
+    for user in provider_users(provider_ids):
         notify(user, subject, f"Dear {user.name},\n\n{body}")
 
 
@@ -651,14 +647,9 @@ def decide_off_dps(
     )
     _tell_officers(referral, request, approve, note)
     if approve:
-        invited = db.session.scalars(
-            sa.select(Invitation.provider_id).where(
-                Invitation.referral_id == referral.id, Invitation.round == referral.round
-            )
-        ).all()
         _tell_closed(
             referral,
-            list(invited),
+            referrals.invited_providers(referral),
             "It closed without an award: the council will arrange this provision outside the DPS. Any offer you "
             "made will not be taken forward. Thank you for looking at it.",
         )

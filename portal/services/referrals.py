@@ -358,6 +358,17 @@ def _tell_invited(referral: Referral, provider_ids: list[int]) -> None:
         notify(user, subject, f"Dear {user.name},\n\n{body}")
 
 
+def invited_providers(referral: Referral) -> list[int]:
+    """The ids of the providers invited to the referral's current round."""
+    return list(
+        db.session.scalars(
+            sa.select(Invitation.provider_id).where(
+                Invitation.referral_id == referral.id, Invitation.round == referral.round
+            )
+        )
+    )
+
+
 def reference(referral: Referral) -> str:
     """The reference providers and officers quote: it says nothing about the child."""
     return f"R{referral.id:05d}"
@@ -383,17 +394,13 @@ def withdraw(
     referral.withdrawal_reason = reason
     audit.record(Events.REFERRAL_WITHDRAWN, actor=by, ip=ip, subject=referral, reason=reason, stage=stage.value)
     if stage is not Stage.DRAFT:
-        invited = db.session.scalars(
-            sa.select(Invitation.provider_id).where(
-                Invitation.referral_id == referral.id, Invitation.round == referral.round
-            )
-        ).all()
+        invited = invited_providers(referral)
         subject = f"Referral {reference(referral)} has been withdrawn"
         body = (
             f"The council has withdrawn referral {reference(referral)} in {referral.lot.label}. No placement will be "
             f"awarded for it, and any offer you made will not be considered.\n\nThe reason:\n{reason}"
         )
-        for user in provider_users(list(invited)):
+        for user in provider_users(invited):
             notify(user, subject, f"Dear {user.name},\n\n{body}")
     return referral
 
