@@ -9,6 +9,14 @@ from wtforms import Field
 from wtforms.validators import StopValidation
 
 
+def whole_number(value) -> int | None:
+    """What a form sent as a whole number (a version, a weighting, an id), or None if it is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class GovDateField(Field):
     """A GOV.UK date input (day, month, year boxes with one name). ``data`` is a date or None; what was typed is kept
     in ``raw_data`` and shown again when the form is refused."""

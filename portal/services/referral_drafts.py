@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal.clock import london_today
 from portal.extensions import db
+from portal.forms import whole_number
 from portal.models import (
     Aim,
     Area,
@@ -109,13 +110,6 @@ def _enum(enum_cls: type[enum.StrEnum], value):
         return None
 
 
-def _version(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _ensure_officer(by: User) -> None:
     if by.role is not Role.OFFICER or by.service_id is None:
         raise NotAllowed("Only council officers can write referrals")
@@ -126,7 +120,7 @@ def _editable_draft(referral_id: int, by: User, version, now: datetime) -> Refer
     referral = referrals.get_referral(referral_id)
     referrals.ensure_may_act(referral, by)
     referrals.ensure_stage(referral, Action.EDIT, now)
-    if _version(version) != referral.version:
+    if whole_number(version) != referral.version:
         raise Conflict(DRAFT_CHANGED)
     return referral
 
@@ -307,7 +301,7 @@ def update_child(
     referrals.ensure_may_act(referral, by)
     referrals.ensure_stage(referral, Action.EDIT, now)
     child = db.session.get(Child, referral.child_id)
-    if _version(version) != child.version:
+    if whole_number(version) != child.version:
         raise Conflict(CHILD_CHANGED)
     values = check_child(details, london_today(now))
     if values["upn"] != child.upn:

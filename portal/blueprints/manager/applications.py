@@ -20,6 +20,7 @@ from portal.access import roles
 from portal.blueprints.manager import bp
 from portal.clock import london_today
 from portal.extensions import htmx
+from portal.forms import whole_number
 from portal.models import Application, LotOutcome, Role
 from portal.pagination import govuk_pagination
 from portal.services import decisions
@@ -187,13 +188,6 @@ def _sent_assessment(form: AssessmentForm, application: Application) -> tuple[di
     return lots, notes
 
 
-def _version(form: AssessmentForm) -> int | None:
-    try:
-        return int(form.version.data)
-    except (TypeError, ValueError):
-        return None
-
-
 def _conflict(application_id: int, error: DomainError):
     """The page again with the latest saved state, the message at the top, and HTTP 409."""
     application = _application_or_404(application_id)
@@ -211,7 +205,7 @@ def assess_application(application_id: int):
             decisions.save_assessment(
                 application_id,
                 current_user,
-                version=_version(form),
+                version=whole_number(form.version.data),
                 lots=lots,
                 answer_notes=notes,
                 rejection_reason=form.rejection_reason.data or "",
@@ -237,7 +231,7 @@ def decide_application(application_id: int):
             decision = decisions.decide(
                 application_id,
                 current_user,
-                version=_version(form),
+                version=whole_number(form.version.data),
                 rejection_reason=form.rejection_reason.data or "",
                 today=today(),
                 lots=lots,

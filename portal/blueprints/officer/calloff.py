@@ -19,7 +19,7 @@ from portal.access import roles
 from portal.blueprints.officer import bp
 from portal.extensions import db, htmx
 from portal.formatting import london_datetime
-from portal.forms import GovDateField
+from portal.forms import GovDateField, whole_number
 from portal.models import Offer, OfferStatus, Referral, ReferralStatus, Role
 from portal.services import children, evaluation, referrals, scoring
 from portal.services.errors import Conflict, DomainError, FieldErrors, IllegalTransition, NotAllowed, NotFound
@@ -121,13 +121,6 @@ def score_form(referral: Referral, offer: Offer, formdata=None) -> FlaskForm:
         form.version.data = str(offer.version)
         form.scores_seen.data = evaluation.scores_fingerprint(offer)
     return form
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def show_error(form: FlaskForm, error: DomainError, default_field: str) -> None:
@@ -242,9 +235,9 @@ def award(referral_id: int):
         try:
             done = evaluation.award(
                 referral_id,
-                _int(form.offer_id.data),
+                whole_number(form.offer_id.data),
                 current_user,
-                version=_int(form.version.data),
+                version=whole_number(form.version.data),
                 rationale=form.rationale.data or "",
                 now=now,
                 ip=client_ip(),
@@ -331,7 +324,7 @@ def score_offer(referral_id: int, offer_id: int):
     if form.validate_on_submit():
         entries = {
             criterion.key: ScoreEntry(
-                _int(form[field_name("score", criterion.key)].data),
+                whole_number(form[field_name("score", criterion.key)].data),
                 form[field_name("comment", criterion.key)].data or "",
             )
             for criterion in scoring.criteria(found)
@@ -341,7 +334,7 @@ def score_offer(referral_id: int, offer_id: int):
                 referral_id,
                 offer_id,
                 current_user,
-                offer_version=_int(form.version.data),
+                offer_version=whole_number(form.version.data),
                 entries=entries,
                 now=clock.now(),
                 scores_seen=form.scores_seen.data or "",
@@ -420,7 +413,7 @@ def republish(referral_id: int):
             published = referrals.republish(
                 referral_id,
                 current_user,
-                version=_int(form.version.data),
+                version=whole_number(form.version.data),
                 deadline_date=form.deadline.data,
                 deadline_reason=form.deadline_reason.data or "",
                 now=now,
@@ -468,7 +461,7 @@ def request_off_dps(referral_id: int):
             evaluation.request_off_dps(
                 referral_id,
                 current_user,
-                version=_int(form.version.data),
+                version=whole_number(form.version.data),
                 reason=form.reason.data or "",
                 now=clock.now(),
                 ip=client_ip(),

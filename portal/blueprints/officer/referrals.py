@@ -35,6 +35,7 @@ from portal.clock import london_today
 from portal.errors import render_error
 from portal.extensions import db, htmx
 from portal.formatting import long_date, quantity
+from portal.forms import whole_number
 from portal.models import Child, Need, Referral, Role
 from portal.pagination import govuk_pagination
 from portal.services import children, referral_drafts, referrals
@@ -601,14 +602,6 @@ def referral_profile(referral_id: int):
 # ---- Check and publish ----------------------------------------------------------------------------------------------
 
 
-def _int(value) -> int | None:
-    text = (value or "").strip() if isinstance(value, str) else value
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return None
-
-
 def _weight(form: PublishForm) -> int | None:
     text = (form.quality_weight.data or "").strip()
     return int(text) if text.isdigit() else None
@@ -641,7 +634,7 @@ def publish_referral(referral_id: int):
             )
             try:
                 published = referrals.publish(
-                    referral.id, current_user, version=_int(form.version.data), terms=terms, now=now, ip=client_ip()
+                    referral.id, current_user, version=whole_number(form.version.data), terms=terms, now=now, ip=client_ip()
                 )
                 _commit()
             except NotAllowed:
@@ -730,7 +723,7 @@ def withdraw_referral(referral_id: int):
                 referrals.withdraw(
                     referral.id,
                     current_user,
-                    version=_int(form.version.data),
+                    version=whole_number(form.version.data),
                     reason=form.reason.data or "",
                     now=now,
                     ip=client_ip(),

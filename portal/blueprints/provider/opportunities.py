@@ -25,7 +25,7 @@ from portal.access import roles
 from portal.blueprints.provider import bp
 from portal.extensions import db, htmx
 from portal.formatting import london_datetime, long_date, quantity
-from portal.forms import GovDateField
+from portal.forms import GovDateField, whole_number
 from portal.models import Offer, RateType, Referral, Role
 from portal.pagination import govuk_pagination
 from portal.services import children, offers, referrals
@@ -45,13 +45,6 @@ WITHDRAW_CONFLICT = (
 
 def _page_number() -> int:
     return max(1, request.args.get("page", 1, type=int))
-
-
-def _version(text: str | None) -> int | None:
-    try:
-        return int(text) if text else None
-    except (TypeError, ValueError):
-        return None
 
 
 # ---- The feed -------------------------------------------------------------------------------------------------------
@@ -364,7 +357,7 @@ def make_offer(referral_id: int):
             referral_id,
             current_user,
             details=_details(form, found.referral),
-            version=_version(form.version.data),
+            version=whole_number(form.version.data),
             now=now,
             ip=client_ip(),
         )
@@ -408,7 +401,7 @@ def withdraw_offer(referral_id: int):
         offers.withdraw_offer(
             referral_id,
             current_user,
-            version=_version(request.form.get("version")),
+            version=whole_number(request.form.get("version")),
             now=now,
             ip=client_ip(),
         )
