@@ -364,16 +364,15 @@ def score_offer(referral_id: int, offer_id: int):
     return _offer_page(found, chosen, form=form)
 
 
-# ---- A new round ---------------------------------------------------------------------------------------------------
+# ---- Action forms (a new round, off the DPS) ------------------------------------------------------------------------
 
 
 def _action_page(template: str, referral: Referral, action: Action, form: FlaskForm, *, error: str | None = None):
     """A form page for one action on the referral; the form is left out, with the reason why, when the referral is
     not in a stage the action can be taken in (HTTP 409)."""
     now = clock.now()
-    stage = referrals.stage_of(referral, now)
     blocked = error
-    if blocked is None and stage not in referrals.ALLOWED_STAGES[action]:
+    if blocked is None:
         try:
             referrals.ensure_stage(referral, action, now)
         except IllegalTransition as refused:
@@ -398,50 +397,58 @@ def _action_page(template: str, referral: Referral, action: Action, form: FlaskF
     )
 
 
-@bp.route("/referrals/<int:referral_id>/republish", methods=["GET", "POST"])
-@roles(Role.OFFICER)
-def republish(referral_id: int):
+def _action(referral_id: int, action: Action, template: str, form: FlaskForm, act, *, default_field: str):
+    """What every action form shares: only officers of the referral's service; a stage that refuses the action or a
+    stale page is a 409 page saying why; a field's error sits by the field; success commits, says what happened
+    (the message ``act(version)`` returns) and goes back to the referral."""
     found = _referral_or_404(referral_id)
     if not referrals.may_act(found, current_user):
         abort(403)
-    now = clock.now()
-    form = RepublishForm(deadline=referrals.default_deadline(clock.london_today(now)))
     if not form.is_submitted():
         form.version.data = str(found.version)
     if form.validate_on_submit():
         try:
-            published = referrals.republish(
-                referral_id,
-                current_user,
-                version=whole_number(form.version.data),
-                deadline_date=form.deadline.data,
-                deadline_reason=form.deadline_reason.data or "",
-                now=now,
-                ip=client_ip(),
-            )
+            done = act(whole_number(form.version.data))
         except NotAllowed:
             abort(403)
         except (Conflict, IllegalTransition) as error:
             db.session.rollback()
-            return _action_page(
-                "officer/calloff_republish.html",
-                _referral_or_404(referral_id),
-                Action.REPUBLISH,
-                form,
-                error=error.message,
-            )
+            return _action_page(template, _referral_or_404(referral_id), action, form, error=error.message)
         except DomainError as error:
-            show_error(form, error, "deadline")
+            show_error(form, error, default_field)
         else:
             db.session.commit()
-            invited = len(published.invited)
-            flash(
-                f"Referral {referrals.reference(found)} republished (round {found.round}): {invited} provider"
-                f"{'s' if invited != 1 else ''} invited. Offers close at {london_datetime(found.deadline)}.",
-                "success",
-            )
+            flash(done, "success")
             return redirect(url_for("officer.referral", referral_id=referral_id))
-    return _action_page("officer/calloff_republish.html", found, Action.REPUBLISH, form)
+    return _action_page(template, found, action, form)
+
+
+# ---- A new round ---------------------------------------------------------------------------------------------------
+
+
+@bp.route("/referrals/<int:referral_id>/republish", methods=["GET", "POST"])
+@roles(Role.OFFICER)
+def republish(referral_id: int):
+    now = clock.now()
+    form = RepublishForm(deadline=referrals.default_deadline(clock.london_today(now)))
+
+    def act(version: int | None) -> str:
+        published = referrals.republish(
+            referral_id,
+            current_user,
+            version=version,
+            deadline_date=form.deadline.data,
+            deadline_reason=form.deadline_reason.data or "",
+            now=now,
+            ip=client_ip(),
+        )
+        found, invited = published.referral, len(published.invited)
+        return (
+            f"Referral {referrals.reference(found)} republished (round {found.round}): {invited} provider"
+            f"{'s' if invited != 1 else ''} invited. Offers close at {london_datetime(found.deadline)}."
+        )
+
+    return _action(referral_id, Action.REPUBLISH, "officer/calloff_republish.html", form, act, default_field="deadline")
 
 
 # ---- Off the DPS ---------------------------------------------------------------------------------------------------
@@ -450,37 +457,14 @@ def republish(referral_id: int):
 @bp.route("/referrals/<int:referral_id>/off-dps", methods=["GET", "POST"])
 @roles(Role.OFFICER)
 def request_off_dps(referral_id: int):
-    found = _referral_or_404(referral_id)
-    if not referrals.may_act(found, current_user):
-        abort(403)
     form = OffDpsForm()
-    if not form.is_submitted():
-        form.version.data = str(found.version)
-    if form.validate_on_submit():
-        try:
-            evaluation.request_off_dps(
-                referral_id,
-                current_user,
-                version=whole_number(form.version.data),
-                reason=form.reason.data or "",
-                now=clock.now(),
-                ip=client_ip(),
-            )
-        except NotAllowed:
-            abort(403)
-        except (Conflict, IllegalTransition) as error:
-            db.session.rollback()
-            return _action_page(
-                "officer/calloff_off_dps.html",
-                _referral_or_404(referral_id),
-                Action.REQUEST_OFF_DPS,
-                form,
-                error=error.message,
-            )
-        except DomainError as error:
-            show_error(form, error, "reason")
-        else:
-            db.session.commit()
-            flash("Your request has been sent to the manager, who will approve or refuse it.", "success")
-            return redirect(url_for("officer.referral", referral_id=referral_id))
-    return _action_page("officer/calloff_off_dps.html", found, Action.REQUEST_OFF_DPS, form)
+
+    def act(version: int | None) -> str:
+        evaluation.request_off_dps(
+            referral_id, current_user, version=version, reason=form.reason.data or "", now=clock.now(), ip=client_ip()
+        )
+        return "Your request has been sent to the manager, who will approve or refuse it."
+
+    return _action(
+        referral_id, Action.REQUEST_OFF_DPS, "officer/calloff_off_dps.html", form, act, default_field="reason"
+    )
