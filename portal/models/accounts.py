@@ -29,6 +29,11 @@ class CouncilService(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    # The service's Designated Safeguarding Lead: responsible for children in supplementary AP it commissions.
+    dsl_name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    dsl_role: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    dsl_email: Mapped[str] = mapped_column(sa.String(254), default="", server_default="")
+    dsl_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
 
 
 class User(Base):
