@@ -105,3 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints import documents
 
     app.register_blueprint(documents.bp)
+
+    from portal.blueprints import placements
+
+    app.register_blueprint(placements.bp)

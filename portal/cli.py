@@ -139,8 +139,24 @@ def compliance_check_command(on_date) -> None:
     click.echo(report.summary)
 
 
+attendance_cli = AppGroup("attendance", help="Placement attendance.")
+
+
+@attendance_cli.command("alerts")
+def attendance_alerts_command() -> None:
+    """Raise today's attendance alerts (an unexplained absence, no morning mark by 11:00, no afternoon mark by 15:00)
+    and tell the officer and the safeguarding lead; each alert once, so cron runs it every 30 minutes."""
+    from portal import clock
+    from portal.services import attendance
+
+    raised = attendance.raise_alerts(clock.now())
+    db.session.commit()
+    click.echo(f"{raised} attendance alert{'s' if raised != 1 else ''} raised")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(compliance_cli)
+    app.cli.add_command(attendance_cli)

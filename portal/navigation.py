@@ -7,10 +7,16 @@ from flask import request, url_for
 from portal.models import Role
 
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
-    Role.OFFICER: [("Home", "officer.home"), ("Referrals", "officer.referrals"), ("Directory", "directory.index")],
+    Role.OFFICER: [
+        ("Home", "officer.home"),
+        ("Referrals", "officer.referrals"),
+        ("Placements", "officer.caseload"),
+        ("Directory", "directory.index"),
+    ],
     Role.PROVIDER: [
         ("Home", "provider.home"),
         ("Opportunities", "provider.opportunities"),
+        ("Placements", "provider.placements"),
         ("Application", "provider.application"),
         ("Documents", "provider.documents"),
         ("Colleagues", "provider.colleagues"),
@@ -19,6 +25,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Home", "manager.home"),
         ("Applications", "manager.applications"),
         ("Referrals", "manager.referrals"),
+        ("Placements", "manager.placements"),
         ("Off-DPS requests", "manager.off_dps_requests"),
         ("Providers", "manager.providers"),
         ("Lots", "manager.lots"),

@@ -55,6 +55,8 @@ class Events:
     CHILD_RECORDED = "child recorded"
     CHILD_UPDATED = "child details changed"
     CHILD_RECORD_VIEWED = "child record viewed"
+    # A list of placements showing the names of the children on one page: one event for the page.
+    CHILD_RECORDS_LISTED = "child records listed"
     REFERRAL_CREATED = "referral created"
     REFERRAL_UPDATED = "referral draft saved"
     REFERRAL_PUBLISHED = "referral published"
@@ -69,6 +71,17 @@ class Events:
     OFF_DPS_REQUESTED = "off-DPS commissioning requested"
     OFF_DPS_APPROVED = "off-DPS commissioning approved"
     OFF_DPS_REFUSED = "off-DPS commissioning refused"
+    # Setting up a placement (portal.services.placement_setup).
+    PLACEMENT_CREATED = "placement set up"
+    PLACEMENT_VARIED = "placement varied"
+    PLACEMENT_ENDED = "placement ended"
+    # Reviews, term dates and safeguarding concerns.
+    PROGRESS_REPORT_SUBMITTED = "progress report submitted"
+    REVIEW_RECORDED = "review recorded"
+    CONCERN_RAISED = "safeguarding concern raised"
+    CONCERN_CLOSED = "safeguarding concern closed"
+    TERM_DATES_SET = "term dates set"
+    SERVICE_DSL_CHANGED = "service safeguarding lead changed"
 
     @classmethod
     def all(cls) -> list[str]:

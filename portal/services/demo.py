@@ -11,6 +11,7 @@ from portal.clock import london_today
 from portal.extensions import db
 from portal.models import Arrangement, CouncilService, Lot, Provider, Regime, Role, User
 from portal.models.base import utcnow
+from portal.services import demo_placements
 from portal.services.accounts import create_user
 from portal.services.demo_calloff import seed_calloff_demo
 from portal.services.demo_dps import seed_dps_demo
@@ -105,5 +106,7 @@ def seed_demo() -> list[DemoSignIn]:
     seed_dps_demo(london_today())
     db.session.flush()
     seed_calloff_demo(utcnow())
+    db.session.flush()
+    demo_placements.seed(utcnow())
     db.session.commit()
     return sign_ins

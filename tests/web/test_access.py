@@ -67,6 +67,10 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "officer.award": frozenset({OFFICER}),
     "officer.republish": frozenset({OFFICER}),
     "officer.request_off_dps": frozenset({OFFICER}),
+    # Setting up the placement of an awarded referral, and its safeguarding prompt (htmx): officers of the referral's
+    # service only (403 for other officers, tested in tests/web/test_placement_form_web.py).
+    "officer.new_placement": frozenset({OFFICER}),
+    "officer.placement_responsibility": frozenset({OFFICER}),
     # The manager decides requests to commission a referral off the DPS.
     "manager.off_dps_requests": frozenset({MANAGER}),
     "manager.decide_off_dps": frozenset({MANAGER}),
@@ -129,6 +133,38 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "directory.provider": frozenset({OFFICER, MANAGER}),
     # An application to join the DPS, read-only (drafts 404): officers read, only the manager decides (manager.*).
     "directory.application": frozenset({OFFICER, MANAGER}),
+    # The placement lists: each filtered in the query (the officer's own or their service's, the provider's own).
+    "officer.caseload": frozenset({OFFICER}),
+    "manager.placements": frozenset({MANAGER}),
+    "provider.placements": frozenset({PROVIDER}),
+    # Attendance: everyone who may see the placement reads the week (404 for the others); only the provider's users
+    # record (403 from the route for officers and the manager, tested per object in tests/web/test_attendance_web.py).
+    "placements.attendance": frozenset({OFFICER, PROVIDER, MANAGER}),
+    "placements.attendance_cell": frozenset({OFFICER, PROVIDER, MANAGER}),
+    "placements.mark_day_present": frozenset({OFFICER, PROVIDER, MANAGER}),
+    # A placement: officers of its service, its provider's users and the manager see it (anyone else gets 404, tested
+    # per object in tests/web/test_placement_pages_web.py); only officers of its service change or end it (403).
+    "placements.placement": frozenset({OFFICER, PROVIDER, MANAGER}),
+    "placements.vary": frozenset({OFFICER}),
+    "placements.end": frozenset({OFFICER}),
+    # Reviews: everyone who may see the placement reads the schedule, reports and reviews (404 for the others); only
+    # its provider's users submit a report, only officers of its service record a review (403 from the route; tested
+    # per object in tests/web/test_reviews_web.py).
+    "placements.reviews": frozenset({OFFICER, PROVIDER, MANAGER}),
+    "placements.report": frozenset({OFFICER, PROVIDER, MANAGER}),
+    "placements.new_report": frozenset({PROVIDER}),
+    "placements.new_review": frozenset({OFFICER}),
+    # Concerns: narrower than the placement (portal.services.concerns.may_see): the list shows each user only what
+    # they may see, a concern anyone else asks for is a 404 (tests/web/test_concerns_web.py). The provider's users and
+    # officers of the service raise; the officer, the DSL and the manager close.
+    "placements.concerns": frozenset({OFFICER, PROVIDER, MANAGER}),
+    "placements.concern": frozenset({OFFICER, PROVIDER, MANAGER}),
+    "placements.new_concern": frozenset({OFFICER, PROVIDER}),
+    "placements.close_concern": frozenset({OFFICER, PROVIDER, MANAGER}),
+    # The manager sets the term dates and each council service's Designated Safeguarding Lead.
+    "manager.term_dates": frozenset({MANAGER}),
+    "manager.services": frozenset({MANAGER}),
+    "manager.service_safeguarding": frozenset({MANAGER}),
 }
 
 

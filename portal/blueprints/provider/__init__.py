@@ -20,4 +20,10 @@ def home():
 
 # Each registers its routes on bp: colleagues, joining the DPS (the application, compliance documents), and the
 # call-off's opportunities and offers.
-from portal.blueprints.provider import application, colleagues, documents, opportunities  # noqa: E402,F401
+from portal.blueprints.provider import (  # noqa: E402,F401
+    application,
+    colleagues,
+    documents,
+    opportunities,
+    placements,
+)
