@@ -450,13 +450,9 @@ def week(placement: Placement, week_start: date, today: date | None = None) -> W
 # ---- The rate -------------------------------------------------------------------------------------------------------
 
 
-def _window(today: date) -> tuple[date, date]:
-    return today - timedelta(days=attendance_codes.ATTENDANCE_WINDOW_DAYS - 1), today
-
-
 def rate_last_four_weeks(placement_id: int, today: date) -> float | None:
     """Attended over possible sessions in the 28 days ending today (None when there was no possible session)."""
-    first, last = _window(today)
+    first, last = attendance_codes.window(today)
     row = db.session.execute(
         sa.select(
             attendance_codes.attended_sum(AttendanceMark.code).label("attended"),
@@ -464,26 +460,6 @@ def rate_last_four_weeks(placement_id: int, today: date) -> float | None:
         ).where(AttendanceMark.placement_id == placement_id, AttendanceMark.day.between(first, last))
     ).one()
     return attendance_codes.rate(row.attended, row.possible)
-
-
-def rates_for(placement_ids, today: date) -> dict[int, float | None]:
-    """The four-week rate of each placement, in one query (None for one with no possible session)."""
-    ids = sorted(set(placement_ids))
-    rates: dict[int, float | None] = dict.fromkeys(ids)
-    if not ids:
-        return rates
-    first, last = _window(today)
-    for row in db.session.execute(
-        sa.select(
-            AttendanceMark.placement_id,
-            attendance_codes.attended_sum(AttendanceMark.code).label("attended"),
-            attendance_codes.possible_sum(AttendanceMark.code).label("possible"),
-        )
-        .where(AttendanceMark.placement_id.in_(ids), AttendanceMark.day.between(first, last))
-        .group_by(AttendanceMark.placement_id)
-    ):
-        rates[row.placement_id] = attendance_codes.rate(row.attended, row.possible)
-    return rates
 
 
 # ---- Alerts ---------------------------------------------------------------------------------------------------------

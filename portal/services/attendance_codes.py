@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -85,6 +86,11 @@ UNEXPLAINED = frozenset({"O", "N"})
 # Attendance under this share of possible sessions over the last four weeks is flagged.
 LOW_ATTENDANCE = 0.9
 ATTENDANCE_WINDOW_DAYS = 28
+
+
+def window(today: date) -> tuple[date, date]:
+    """The last four weeks, both days included: the 28 days ending today."""
+    return today - timedelta(days=ATTENDANCE_WINDOW_DAYS - 1), today
 
 
 def normalise(code: str, session: str) -> str:

@@ -142,11 +142,6 @@ class ProviderRow:
         return (self.am_code, self.am_expected) if which == "am" else (self.pm_code, self.pm_expected)
 
 
-def attendance_window(today: date) -> tuple[date, date]:
-    """The last four weeks, both days included: the 28 days ending today."""
-    return today - timedelta(days=attendance_codes.ATTENDANCE_WINDOW_DAYS - 1), today
-
-
 # ---- The flags, as SQL ------------------------------------------------------------------------------------------
 
 
@@ -174,7 +169,7 @@ class _Columns:
 
 
 def _flag_columns(today: date) -> tuple[_Columns, sa.Subquery]:
-    start, end = attendance_window(today)
+    start, end = attendance_codes.window(today)
     marks = (
         sa.select(
             AttendanceMark.placement_id.label("placement_id"),
@@ -319,6 +314,11 @@ def officer_caseload(
     if not filters.whole_service:
         conditions.append(Placement.officer_id == user.id)
     return _search(conditions, replace(filters, service_id=None), today, page, per_page)
+
+
+def flags_of(placement_id: int, today: date) -> CaseloadRow:
+    """One placement's row, with the same flags the lists show (for the placement page)."""
+    return _search([Placement.id == placement_id], CaseloadFilters(status=StatusFilter.ALL), today, 1, 1).items[0]
 
 
 def manager_placements(

@@ -51,12 +51,13 @@ def is_dsl(placement: Placement, user: User) -> bool:
     return bool(email) and user.active and user.email.lower() == email
 
 
-def _sees_all(placement: Placement, user: User) -> bool:
+def sees_all(placement: Placement, user: User) -> bool:
+    """Sees every concern of the placement (and whether one is open): the manager, its officer and the DSL."""
     return user.role is Role.MANAGER or user.id == placement.officer_id or is_dsl(placement, user)
 
 
 def may_see(concern: Concern, placement: Placement, user: User) -> bool:
-    return concern.placement_id == placement.id and (_sees_all(placement, user) or concern.raised_by_id == user.id)
+    return concern.placement_id == placement.id and (sees_all(placement, user) or concern.raised_by_id == user.id)
 
 
 def may_raise(placement: Placement, user: User) -> bool:
@@ -64,7 +65,7 @@ def may_raise(placement: Placement, user: User) -> bool:
 
 
 def may_close(concern: Concern, placement: Placement, user: User) -> bool:
-    return concern.placement_id == placement.id and _sees_all(placement, user)
+    return concern.placement_id == placement.id and sees_all(placement, user)
 
 
 def placement_for_concerns(placement_id: int, user: User) -> Placement:
@@ -86,7 +87,7 @@ def _visible(placement: Placement, user: User) -> sa.Select:
         .where(Concern.placement_id == placement.id)
         .order_by(Concern.raised_at.desc(), Concern.id.desc())
     )
-    if not _sees_all(placement, user):
+    if not sees_all(placement, user):
         statement = statement.where(Concern.raised_by_id == user.id)
     return statement
 

@@ -277,20 +277,6 @@ def test_the_rate_counts_only_the_28_days_ending_today(app_context):
     assert attendance.rate_last_four_weeks(placement.id, today + timedelta(days=60)) is None
 
 
-def test_rates_for_many_placements_in_one_query(app_context):
-    awarded, first = placed()
-    _, second = more_placements(awarded, 2)
-    other, third = more_placements(awarded, 3)
-    add_marks(first, awarded.provider_user, ["/"] * 9 + ["O"], date(2027, 1, 22))
-    add_marks(third, other.provider_user, ["X"] * 2, date(2027, 1, 22))
-    ids = [first.id, second.id, third.id]
-    with count_queries(db.engine) as queries:
-        rates = attendance.rates_for(ids, date(2027, 1, 22))
-    assert queries.count == 1
-    assert rates == {ids[0]: pytest.approx(0.9), ids[1]: None, ids[2]: None}
-    assert attendance.rates_for([], date(2027, 1, 22)) == {}
-
-
 # ---- Alerts ---------------------------------------------------------------------------------------------------------
 
 

@@ -123,12 +123,14 @@ def score_form(referral: Referral, offer: Offer, formdata=None) -> FlaskForm:
     return form
 
 
-def show_error(form: FlaskForm, error: DomainError, default_field: str) -> None:
-    """Put a service's message(s) next to the field(s) they name (or the default one)."""
+def show_error(form: FlaskForm, error: DomainError, default_field: str, *, beside_form_errors: bool = False) -> None:
+    """Put a service's message(s) next to the field(s) they name (or the default one). With ``beside_form_errors``,
+    a field the form itself already refused keeps the form's message alone."""
     errors = error.errors if isinstance(error, FieldErrors) else {error.field: error.message}
     for name, message in errors.items():
         field: Field = form[name if name and name in form._fields else default_field]
-        field.errors = [*field.errors, message]
+        if not (beside_form_errors and field.errors):
+            field.errors = [*field.errors, message]
 
 
 # ---- The referral page (shared with the manager's read-only copy) --------------------------------------------------

@@ -24,7 +24,16 @@ from portal.extensions import db
 from portal.forms import GovDateField, whole_number
 from portal.models import Destination, Placement, PlacementStatus, RateType, Role
 from portal.pagination import govuk_pagination
-from portal.services import children, placement_changes, placements, referrals, safeguarding
+from portal.services import (
+    caseload,
+    children,
+    concerns,
+    placement_changes,
+    placements,
+    referrals,
+    reviews,
+    safeguarding,
+)
 from portal.services.errors import Conflict, DomainError, IllegalTransition, NotAllowed, NotFound
 from portal.services.placement_changes import REASON_MAX, SESSIONS_MAX, Variation
 from portal.web import client_ip
@@ -183,6 +192,9 @@ def placement(placement_id: int):
     referral = found.referral
     child = children.read_child(referral, current_user, ip=client_ip(), purpose="viewing the placement")
     changes = placement_changes.history(found.id, page=request.args.get("page", 1, type=int))
+    today = clock.london_today(clock.now())
+    # The caseload's flags and four-week attendance for this one placement.
+    records = caseload.flags_of(found.id, today)
     people = placement_changes.people(found.responsibility_confirmed_by_id, found.ended_by_id, found.officer_id)
     page = render_template(
         "placements/placement.html",
@@ -208,7 +220,14 @@ def placement(placement_id: int):
             "Pages of changes",
         ),
         can_change=found.status is PlacementStatus.ACTIVE and placements.may_manage(found, current_user),
-        today=clock.london_today(clock.now()),
+        today=today,
+        flags=[
+            flag for flag in records.flags if flag != caseload.Flag.CONCERN or concerns.sees_all(found, current_user)
+        ],
+        flag_labels=caseload.FLAGS,
+        attendance_rate=records.attendance_rate,
+        review=reviews.status(found, today),
+        may_raise_concern=concerns.may_raise(found, current_user),
     )
     # The audit event of the read is committed once the page is made (committing first would expire what the page
     # shows, and reload it row by row).
@@ -255,25 +274,30 @@ def _act(placement_id: int, template: str, form: FlaskForm, act, *, default_fiel
     success commits, says what happened and goes back to the placement."""
     found = _managed_or_refused(placement_id)
     if form.is_submitted() and found.status is PlacementStatus.ACTIVE:
-        if form.validate_on_submit():
-            try:
-                done = act(whole_number(form.version.data))
-            except NotAllowed:
-                abort(403)
-            except (Conflict, IllegalTransition) as error:
-                db.session.rollback()
-                found = _managed_or_refused(placement_id)
-                # What was typed stays; the version becomes the placement's as it is now, so sending again works.
-                form.version.data = str(found.version)
-                return _form_page(template, found, form, blocked=error.message)
-            except DomainError as error:
-                db.session.rollback()
-                found = _managed_or_refused(placement_id)
-                show_error(form, error, default_field)
-            else:
+        # The service checks too when the form has refused a field, so every problem shows at once; what it
+        # would have written is then rolled back.
+        form_ok = form.validate()
+        try:
+            done = act(whole_number(form.version.data))
+        except NotAllowed:
+            abort(403)
+        except (Conflict, IllegalTransition) as error:
+            db.session.rollback()
+            found = _managed_or_refused(placement_id)
+            # What was typed stays; the version becomes the placement's as it is now, so sending again works.
+            form.version.data = str(found.version)
+            return _form_page(template, found, form, blocked=error.message)
+        except DomainError as error:
+            db.session.rollback()
+            found = _managed_or_refused(placement_id)
+            show_error(form, error, default_field, beside_form_errors=True)
+        else:
+            if form_ok:
                 db.session.commit()
                 flash(done, "success")
                 return redirect(url_for("placements.placement", placement_id=placement_id))
+            db.session.rollback()
+            found = _managed_or_refused(placement_id)
     return _form_page(template, found, form)
 
 
