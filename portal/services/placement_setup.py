@@ -339,6 +339,11 @@ def registration_refusal(provider: Provider, child_id: int, start: date, end: da
     the placement is full time). The child's flags are read in a query, never shown."""
     if provider.registered is True:
         return None
+    # Two officers placing with this provider at once must not both pass the count. A write to its row (changing
+    # nothing) holds the row on PostgreSQL and the database's one write lock on SQLite until the placement is saved,
+    # so the second officer's count runs after the first placement is in.
+    providers = Provider.__table__
+    db.session.execute(sa.update(providers).where(providers.c.id == provider.id).values(name=providers.c.name))
     flags = db.session.execute(sa.select(Child.looked_after, Child.ehc_plan).where(Child.id == child_id)).one()
     intro = f"{provider.name} is not registered as an independent school"
     if flags.looked_after or flags.ehc_plan:
