@@ -76,9 +76,27 @@ from portal.models.referrals import (
     ReferralStatus,
     Score,
 )
+from portal.models.slas import (
+    KpiKind,
+    Sla,
+    SlaComment,
+    SlaKpi,
+    SlaLot,
+    SlaStatus,
+    SlaTemplate,
+    SlaTemplateSection,
+)
 from portal.models.vocabulary import Area, DeliveryMode, Need, OfstedGrade
 
 __all__ = [
+    "KpiKind",
+    "Sla",
+    "SlaComment",
+    "SlaKpi",
+    "SlaLot",
+    "SlaStatus",
+    "SlaTemplate",
+    "SlaTemplateSection",
     "AlertKind",
     "AttendanceAlert",
     "AttendanceMark",

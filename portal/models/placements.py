@@ -212,6 +212,8 @@ class AttendanceMark(Base):
     code: Mapped[str] = mapped_column(sa.String(2))
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Saved (last) on the session's own day, London time: the SLA's "attendance recorded the same day" KPI.
+    recorded_same_day: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
 
 class AlertKind(enum.StrEnum):
