@@ -109,3 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.blueprints import placements
 
     app.register_blueprint(placements.bp)
+
+    from portal.blueprints import slas
+
+    app.register_blueprint(slas.bp)
