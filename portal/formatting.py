@@ -39,3 +39,8 @@ def init_formatting(app: Flask) -> None:
     app.add_template_filter(long_date)
     app.add_template_filter(money)
     app.add_template_filter(quantity)
+
+    # Markdown (the SLA terms), rendered safely: raw HTML shown as text, links only http(s)/mailto.
+    from portal.services.sla_terms import render
+
+    app.add_template_filter(render, "markdown")

@@ -30,10 +30,14 @@ from portal.models import (
     ProviderDeliveryMode,
     ProviderNeed,
     Site,
+    Sla,
+    SlaLot,
     Suspension,
 )
+from portal.services import slas
 from portal.services.working_days import decision_due_on
 from tests.factories import AdmissionFactory, LotQuestionFactory, ProviderFactory, SuspensionFactory
+from tests.factories_slas import DAY_CAP, HOUR_CAP, SESSION_CAP, make_sla
 
 TODAY = date(2026, 6, 15)
 LONG_AGO = date(2025, 1, 6)
@@ -145,9 +149,11 @@ def admit(
     on: date = LONG_AGO,
     removed_on: date | None = None,
     application: Application | None = None,
+    sla: bool = True,
 ) -> Admission:
-    """The provider admitted to the lot ``on`` that day (from ``application`` if given), removed on ``removed_on``."""
-    return AdmissionFactory(
+    """The provider admitted to the lot ``on`` that day (from ``application`` if given), removed on ``removed_on``;
+    with an SLA in force covering the lot from that day (the approved SLA gains the lot), unless ``sla=False``."""
+    admission = AdmissionFactory(
         provider_id=provider.id,
         lot_id=lot.id,
         admitted_on=on,
@@ -155,6 +161,27 @@ def admit(
         removed_reason="Removed in a test" if removed_on is not None else "",
         application_id=application.id if application else None,
     )
+    if sla:
+        sla_in_force(provider, lot, starts_on=on)
+    return admission
+
+
+def sla_in_force(provider: Provider, lot: Lot, *, starts_on: date = LONG_AGO) -> Sla:
+    """The provider's approved SLA, covering the lot from ``starts_on`` at the latest: made (generous caps) if the
+    provider has none, or given the lot (and an earlier start) if it has. Test data, written straight in."""
+    found = slas.approved(provider.id)
+    if found is None:
+        return make_sla(provider, [lot], starts_on=starts_on)
+    if lot.id not in found.lot_ids:
+        found.lots.append(
+            SlaLot(lot_id=lot.id, max_day_rate=DAY_CAP, max_session_rate=SESSION_CAP, max_hour_rate=HOUR_CAP)
+        )
+    found.starts_on = min(found.starts_on, starts_on)
+    db.session.flush()
+    db.session.refresh(found)
+    found.checksum = slas.checksum(found)
+    db.session.commit()
+    return found
 
 
 def suspend(

@@ -178,6 +178,7 @@ def _upsert_marks(placement_id: int, by: User, codes: dict[tuple[date, str], str
     meets the unique constraint, which turns it into an update)."""
     if not codes:
         return
+    today = clock.london_today(now)
     statement = _insert(AttendanceMark).values(
         [
             {
@@ -187,6 +188,8 @@ def _upsert_marks(placement_id: int, by: User, codes: dict[tuple[date, str], str
                 "code": code,
                 "recorded_by_id": by.id,
                 "recorded_at": now,
+                # The last save decides: a correction made on a later day is not "recorded the same day".
+                "recorded_same_day": day == today,
             }
             for (day, session), code in codes.items()
         ]
@@ -197,6 +200,7 @@ def _upsert_marks(placement_id: int, by: User, codes: dict[tuple[date, str], str
             "code": statement.excluded.code,
             "recorded_by_id": statement.excluded.recorded_by_id,
             "recorded_at": statement.excluded.recorded_at,
+            "recorded_same_day": statement.excluded.recorded_same_day,
         },
     )
     db.session.execute(statement)
@@ -248,6 +252,7 @@ def mark_day_present(placement_id: int, by: User, day: date, *, now: datetime) -
                     "code": attendance_codes.PRESENT_BY_SESSION[session],
                     "recorded_by_id": by.id,
                     "recorded_at": now,
+                    "recorded_same_day": day == clock.london_today(now),
                 }
                 for session in sorted(sessions)
             ]

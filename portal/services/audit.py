@@ -82,6 +82,20 @@ class Events:
     CONCERN_CLOSED = "safeguarding concern closed"
     TERM_DATES_SET = "term dates set"
     SERVICE_DSL_CHANGED = "service safeguarding lead changed"
+    # The SLA workflow (portal.services.sla_workflow).
+    SLA_EDITED = "sla draft edited"
+    SLA_SENT = "sla sent to provider"
+    SLA_ACCEPTED = "sla accepted by provider"
+    SLA_RETURNED = "sla returned with comments"
+    SLA_APPROVED = "sla approved"
+    SLA_VARIED = "sla varied"
+    SLA_TERMINATED = "sla terminated"
+    # Admission drafts an SLA (or a variation) covering the lots admitted to (portal.services.decisions).
+    SLA_CREATED = "sla drafted"
+    # The SLA terms (portal.services.sla_terms).
+    SLA_TERMS_CHANGED = "sla terms changed"
+    SLA_TERMS_VERSION_CREATED = "sla terms version created"
+    SLA_LOTS_ADDED = "lots added to sla on admission"
 
     @classmethod
     def all(cls) -> list[str]:

@@ -30,11 +30,12 @@ from portal.models import (
     LotOutcome,
     Provider,
     Role,
+    Sla,
     User,
 )
 from portal.models.base import utcnow
 from portal.pagination import Page, paginate
-from portal.services import audit
+from portal.services import audit, sla_terms, slas
 from portal.services.audit import Events
 from portal.services.errors import DomainError, NotFound
 from portal.services.mail import notify, provider_users
@@ -495,6 +496,7 @@ def _decide(application_id, by, version, rejection_reason, today, lots, answer_n
             lot=lot.lot.label,
             admitted_on=today.isoformat(),
         )
+    sla = _draft_sla(application.provider, {lot.lot_id for lot in admitted}, by, ip, today)
     for lot in rejected:
         audit.record(
             Events.APPLICATION_LOT_REJECTED,
@@ -515,12 +517,56 @@ def _decide(application_id, by, version, rejection_reason, today, lots, answer_n
         admitted=", ".join(lot.lot.label for lot in admitted) or "none",
         rejected=", ".join(lot.lot.label for lot in rejected) or "none",
     )
-    _tell_provider(application, admitted, rejected, reason, today)
+    _tell_provider(application, admitted, rejected, reason, today, sla_drafted=sla is not None)
     return Decision(application=application, admitted=admitted, rejected=rejected)
 
 
+def _draft_sla(provider: Provider, lot_ids: set[int], by: User, ip: str | None, today: date) -> Sla | None:
+    """The SLA follows the admission (portal.services.slas.on_admission): a first SLA in draft, a variation of the
+    approved one adding the lots, or the lots added to the version being worked on. Version 1 of the terms is written
+    first if the manager has written none yet, so admitting never waits for it."""
+    if not lot_ids:
+        return None
+    if slas.current_template() is None:
+        sla_terms.new_version(by, now=utcnow(), ip=ip)  # the six standard sections
+    working = slas.in_progress(provider.id)
+    before = working.lot_ids if working is not None else set()
+    sla = slas.on_admission(provider, lot_ids, by=by, today=today)
+    if sla is None:
+        return None
+    db.session.flush()  # the new version's id, and its lots' names, for the trail
+    if sla is not working:
+        audit.record(
+            Events.SLA_CREATED,
+            actor=by,
+            ip=ip,
+            subject=sla,
+            provider=provider.name,
+            number=sla.number,
+            lots=", ".join(lot.lot.label for lot in sla.lots),
+            variation=sla.previous_id is not None,
+        )
+    elif sla.lot_ids != before:
+        audit.record(
+            Events.SLA_LOTS_ADDED,
+            actor=by,
+            ip=ip,
+            subject=sla,
+            provider=provider.name,
+            number=sla.number,
+            added=", ".join(lot.lot.label for lot in sla.lots if lot.lot_id not in before),
+        )
+    return sla
+
+
 def _tell_provider(
-    application: Application, admitted: list[ApplicationLot], rejected: list[ApplicationLot], reason: str, today: date
+    application: Application,
+    admitted: list[ApplicationLot],
+    rejected: list[ApplicationLot],
+    reason: str,
+    today: date,
+    *,
+    sla_drafted: bool = False,
 ) -> None:
     provider: Provider = application.provider
     submitted = (
@@ -533,8 +579,14 @@ def _tell_provider(
         parts.append(
             "Admitted to:\n"
             + "\n".join(f"- {lot.lot.label}" for lot in admitted)
-            + f"\n\nFrom {long_date(today)} you will be invited to call-offs in these lots, as long as your "
-            "compliance documents are up to date and in date."
+            + (
+                "\n\nWe will send you a service level agreement (SLA) for these lots to accept. Once the council "
+                f"has approved it (from {long_date(today)} at the earliest), you will be invited to call-offs in these "
+                "lots, as long as your compliance documents are up to date and in date."
+                if sla_drafted
+                else f"\n\nFrom {long_date(today)} you will be invited to call-offs in these lots, under your service "
+                "level agreement, as long as your compliance documents are up to date and in date."
+            )
         )
     if rejected:
         parts.append(

@@ -11,7 +11,7 @@ from portal.clock import london_today
 from portal.extensions import db
 from portal.models import Arrangement, CouncilService, Lot, Provider, Regime, Role, User
 from portal.models.base import utcnow
-from portal.services import demo_placements
+from portal.services import demo_placements, demo_sla
 from portal.services.accounts import create_user
 from portal.services.demo_calloff import seed_calloff_demo
 from portal.services.demo_dps import seed_dps_demo
@@ -105,6 +105,7 @@ def seed_demo() -> list[DemoSignIn]:
         sign_ins.append(DemoSignIn(role=role, email=email, organisation=user.organisation_name))
     seed_dps_demo(london_today())
     db.session.flush()
+    demo_sla.seed(utcnow())  # before the call-off demo: invitations go only to providers with an SLA in force
     seed_calloff_demo(utcnow())
     db.session.flush()
     demo_placements.seed(utcnow())

@@ -433,6 +433,8 @@ def _attendance(
             absent = sessions % absent_every == 0
             code = ABSENCE_CODES[(sessions // absent_every) % 4] if absent else PRESENT_BY_SESSION[session]
             recorded = datetime.combine(day, REGISTER_TAKEN[session], tzinfo=LONDON).astimezone(UTC)
+            # Now and then a session is recorded the next day (the SLA's "recorded the same day" KPI counts these).
+            late = sessions % 23 == 0 and day < today
             db.session.add(
                 AttendanceMark(
                     placement_id=placement.id,
@@ -440,7 +442,8 @@ def _attendance(
                     session=session,
                     code=code,
                     recorded_by_id=provider_user_id,
-                    recorded_at=recorded,
+                    recorded_at=recorded + timedelta(days=1) if late else recorded,
+                    recorded_same_day=not late,
                 )
             )
             if code in UNEXPLAINED and day not in alerted:

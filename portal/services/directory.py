@@ -96,6 +96,10 @@ class DirectoryEntry(_Offer):
     def non_compliant_lots(self) -> list[Lot]:
         return [standing.admission.lot for standing in self.admissions if not standing.compliant]
 
+    @property
+    def no_sla_lots(self) -> list[Lot]:
+        return [standing.admission.lot for standing in self.admissions if not standing.sla_in_force]
+
 
 def lots() -> list[Lot]:
     """Every lot, for the directory's lot filter (one SELECT)."""

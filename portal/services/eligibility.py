@@ -1,4 +1,8 @@
-"""Who may be invited to a call-off. Nothing else in the portal decides eligibility: later issues extend this."""
+"""Who may be invited to a call-off. Nothing else in the portal decides eligibility: later issues extend this.
+
+Eligible in a lot on a date: admitted to it, not suspended from it, holding every document it requires, and with a
+service level agreement in force covering it (portal.services.slas.in_force: approved, started, not past the
+arrangement's legal end, not terminated)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from portal.models import (
     Provider,
     Suspension,
 )
+from portal.services import slas
 
 
 def _admitted(lot_id: int, on_date: date):
@@ -64,7 +69,8 @@ def _missing_mandatory_document(lot_id: int, on_date: date):
 
 
 def eligible_providers(lot: Lot, on_date: date) -> list[Provider]:
-    """Providers that may be invited to a call-off in the lot on the date: admitted, not suspended, compliant."""
+    """Providers that may be invited to a call-off in the lot on the date: admitted, not suspended, compliant, with an
+    SLA in force covering the lot."""
     return list(
         db.session.scalars(
             sa.select(Provider)
@@ -72,6 +78,7 @@ def eligible_providers(lot: Lot, on_date: date) -> list[Provider]:
                 _admitted(lot.id, on_date),
                 ~_suspended(lot.id, on_date),
                 ~_missing_mandatory_document(lot.id, on_date),
+                slas.in_force(Provider.id, lot.id, on_date),
             )
             .order_by(Provider.name)
         )
@@ -87,18 +94,21 @@ class LotStanding:
     suspended: bool
     compliant: bool
     missing_documents: list[str]
+    sla_in_force: bool
 
     @property
     def eligible(self) -> bool:
-        return self.admitted and not self.suspended and self.compliant
+        return self.admitted and not self.suspended and self.compliant and self.sla_in_force
 
 
 def standing(provider: Provider, lot: Lot, on_date: date) -> LotStanding:
     """For one provider and lot: the same rules as eligible_providers, with the reasons spelled out."""
     row = db.session.execute(
-        sa.select(_admitted(lot.id, on_date), _suspended(lot.id, on_date)).select_from(Provider).where(
-            Provider.id == provider.id
+        sa.select(
+            _admitted(lot.id, on_date), _suspended(lot.id, on_date), slas.in_force(Provider.id, lot.id, on_date)
         )
+        .select_from(Provider)
+        .where(Provider.id == provider.id)
     ).one()
     valid_types = sa.select(ComplianceDocument.document_type_id).where(
         ComplianceDocument.provider_id == provider.id,
@@ -112,7 +122,12 @@ def standing(provider: Provider, lot: Lot, on_date: date) -> LotStanding:
         .order_by(DocumentType.position)
     ).all()
     return LotStanding(
-        lot=lot, admitted=bool(row[0]), suspended=bool(row[1]), compliant=not missing, missing_documents=list(missing)
+        lot=lot,
+        admitted=bool(row[0]),
+        suspended=bool(row[1]),
+        compliant=not missing,
+        missing_documents=list(missing),
+        sla_in_force=bool(row[2]),
     )
 
 
@@ -129,20 +144,22 @@ def admission_in_force(on_date: date):
 
 @dataclass(frozen=True)
 class AdmissionStanding:
-    """One admission in force, with the same suspended / compliant verdicts as eligible_providers for its lot."""
+    """One admission in force, with the same suspended / compliant / SLA verdicts as eligible_providers for its lot."""
 
     admission: Admission
     suspended: bool
     compliant: bool
+    sla_in_force: bool
 
     @property
     def eligible(self) -> bool:
-        return not self.suspended and self.compliant
+        return not self.suspended and self.compliant and self.sla_in_force
 
 
 def admissions_in_force(provider_ids: Iterable[int], on_date: date) -> dict[int, list[AdmissionStanding]]:
     """The admissions in force on the date of each provider, by provider id, in lot order, with whether the provider
-    is suspended from or non-compliant in that lot: one SELECT however many providers and lots (the lot is joined)."""
+    is suspended from or non-compliant in that lot and whether an SLA in force covers it: one SELECT however many
+    providers and lots (the lot is joined)."""
     ids = list(provider_ids)
     found: dict[int, list[AdmissionStanding]] = {provider_id: [] for provider_id in ids}
     if not ids:
@@ -152,6 +169,7 @@ def admissions_in_force(provider_ids: Iterable[int], on_date: date) -> dict[int,
             Admission,
             _suspended(Admission.lot_id, on_date),
             _missing_mandatory_document(Admission.lot_id, on_date),
+            slas.in_force(Admission.provider_id, Admission.lot_id, on_date),
         )
         .join(Provider, Provider.id == Admission.provider_id)
         .join(Admission.lot)
@@ -159,8 +177,10 @@ def admissions_in_force(provider_ids: Iterable[int], on_date: date) -> dict[int,
         .where(Admission.provider_id.in_(ids), admission_in_force(on_date))
         .order_by(Admission.provider_id, Lot.arrangement_id, Lot.number, Admission.admitted_on)
     ).all()
-    for admission, suspended, missing in rows:
+    for admission, suspended, missing, sla_in_force in rows:
         found[admission.provider_id].append(
-            AdmissionStanding(admission=admission, suspended=bool(suspended), compliant=not missing)
+            AdmissionStanding(
+                admission=admission, suspended=bool(suspended), compliant=not missing, sla_in_force=bool(sla_in_force)
+            )
         )
     return found

@@ -31,15 +31,17 @@ from portal.formatting import london_datetime, money, quantity
 from portal.models import (
     AimResponse,
     Invitation,
+    Lot,
     Offer,
     OfferStatus,
     RateType,
     Referral,
     ReferralStatus,
+    SlaLot,
     User,
 )
 from portal.pagination import Page, paginate
-from portal.services import audit, referrals, scoring
+from portal.services import audit, referrals, scoring, slas
 from portal.services.audit import Events
 from portal.services.errors import Conflict, DomainError, FieldErrors, IllegalTransition, NotFound
 from portal.services.mail import notify
@@ -412,6 +414,26 @@ def check_total(rate_type: RateType, rate: Decimal, units_per_week: Decimal, wee
         raise DomainError(f"The total should be {money(expected)}: {working}", field="total")
 
 
+def check_rate_cap(terms: SlaLot, rate_type: RateType, rate: Decimal, lot: Lot) -> None:
+    """Refuse a rate over the most the provider's SLA allows for this kind of rate in the lot, naming the cap. A rate
+    exactly at the cap is allowed."""
+    cap = slas.rate_cap(terms, rate_type)
+    if cap is not None and rate > cap:
+        kind = rate_type.label[0].lower() + rate_type.label[1:]
+        raise DomainError(f"The most your SLA allows for {kind} in Lot {lot.number} is {money(cap)}", field="rate")
+
+
+def sla_terms_for_offer(provider_id: int, lot: Lot, today: date) -> SlaLot:
+    """The lot's terms in the provider's SLA in force today; without one, the provider may not offer in the lot
+    (IllegalTransition: the page says why, HTTP 409)."""
+    terms = slas.sla_lot_in_force(provider_id, lot.id, today)
+    if terms is None:
+        raise IllegalTransition(
+            f"Your organisation has no service level agreement in force for {lot.label}, so it cannot make offers in it."
+        )
+    return terms
+
+
 # --- Making, revising and withdrawing an offer; declining -------------------------------------------------------------
 
 
@@ -442,8 +464,11 @@ class OfferDetails:
 _RATIO = re.compile(r"(\d{1,2})\s*:\s*(\d{1,2})")
 
 
-def _checked(referral: Referral, details: OfferDetails, now: datetime) -> tuple[dict, dict[int, str]]:
-    """The offer's values ready to store, or FieldErrors naming every field that is wrong (in the form's order)."""
+def _checked(
+    referral: Referral, details: OfferDetails, now: datetime, terms: SlaLot | None = None
+) -> tuple[dict, dict[int, str]]:
+    """The offer's values ready to store, or FieldErrors naming every field that is wrong (in the form's order).
+    ``terms``: the lot's rate caps in the provider's SLA in force, which the rate may not exceed."""
     errors: dict[str, str] = {}
     values: dict = {}
     responses: dict[int, str] = {}
@@ -501,6 +526,8 @@ def _checked(referral: Referral, details: OfferDetails, now: datetime) -> tuple[
         errors["rate_type"] = "Select whether you charge a day rate, a session rate or an hourly rate"
     values["rate_type"] = rate_type
     values["rate"] = attempt("rate", lambda: parse_money(details.rate, name="rate", field="rate"))
+    if terms is not None and rate_type and values["rate"]:
+        attempt("rate", lambda: check_rate_cap(terms, rate_type, values["rate"], referral.lot))
     units_name = f"how many {rate_type.unit} a week" if rate_type else "how many days, sessions or hours a week"
     values["units_per_week"] = attempt(
         "units_per_week",
@@ -563,11 +590,13 @@ def make_offer(
     ip: str | None = None,
 ) -> Offer:
     """Make an offer, revise the live one (its scores go: they judged the old text), or make a withdrawn one again.
-    An earlier decline in the round is cleared. The officer is told when an offer comes in, not when it is revised."""
+    An earlier decline in the round is cleared. The officer is told when an offer comes in, not when it is revised.
+    Only with an SLA in force for the referral's lot today, at a rate no higher than the SLA's cap for it."""
     found = _for_change(referral_id, by, now)
     referral, invitation, offer = found.referral, found.invitation, found.offer
     _check_version(offer, version)
-    values, responses = _checked(referral, details, now)
+    terms = sla_terms_for_offer(by.provider_id, referral.lot, london_today(now))
+    values, responses = _checked(referral, details, now, terms)
 
     revising = offer is not None and offer.status in LIVE
     if offer is None:

@@ -76,3 +76,10 @@ if (timeoutDialog && typeof timeoutDialog.showModal === 'function') {
   })
   restart()
 }
+
+// A printable page (the SLA's): "Print or save as PDF" opens the browser's print dialog. Its button is hidden until
+// this script shows it; without JavaScript the page says to use the browser's own Print command.
+document.querySelectorAll('[data-print-page]').forEach((container) => {
+  container.hidden = false
+  container.querySelector('button')?.addEventListener('click', () => window.print())
+})

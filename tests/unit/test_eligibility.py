@@ -1,13 +1,16 @@
-"""Who may be invited to a call-off (portal.services.eligibility): admitted, not suspended, compliant, on the date.
-standing() and admissions_in_force() must agree with eligible_providers() in every case."""
+"""Who may be invited to a call-off (portal.services.eligibility): admitted, not suspended, compliant, with an SLA in
+force covering the lot, on the date. standing() and admissions_in_force() must agree with eligible_providers() in every
+case."""
 
 from __future__ import annotations
 
 import pytest
 
+from portal.models import PA2023_DPS_CUTOFF, SlaStatus
 from portal.services.eligibility import admissions_in_force, eligible_providers, standing
 from tests.factories import make_lot
-from tests.factories_dps import TODAY, admit, days, make_provider, require, suspend, upload
+from tests.factories_dps import LONG_AGO, TODAY, admit, days, make_provider, require, suspend, upload
+from tests.factories_slas import make_sla
 
 
 @pytest.fixture
@@ -126,7 +129,8 @@ def test_a_document_without_an_expiry_date_stays_valid(lots):
     provider = make_provider("Policy Holder")
     admit(provider, lot1)
     upload(provider, "data-protection")
-    assert agree(provider, lot1, TODAY + days(3650))
+    # To the last day of the arrangement (after it, no SLA is in force, so no one is eligible).
+    assert agree(provider, lot1, PA2023_DPS_CUTOFF)
 
 
 def test_admissions_in_force_lists_each_lot_with_its_verdicts_in_one_statement(app, lots):
@@ -173,7 +177,105 @@ def test_a_type_only_for_registered_schools_is_not_asked_of_an_unregistered_prov
     for provider in (school, tutors):
         db.session.add(Admission(provider_id=provider.id, lot_id=lot.id, admitted_on=today))
     db.session.commit()
+    for provider in (school, tutors):
+        make_sla(provider, [lot], starts_on=today)
 
     assert [p.name for p in eligible_providers(lot, today)] == ["Unregistered Tutors"]
     assert standing(school, lot, today).missing_documents == ["Latest Ofsted report"]
     assert standing(tutors, lot, today).compliant
+
+
+# --- The SLA condition (issue 7) -----------------------------------------------------------------------------------
+
+
+def test_no_sla_means_not_eligible_and_standing_says_why(lots):
+    lot1, _ = lots
+    provider = make_provider("No Agreement")
+    admit(provider, lot1, sla=False)
+    assert not agree(provider, lot1, TODAY)
+    found = standing(provider, lot1, TODAY)
+    assert found.admitted and not found.suspended and found.compliant and not found.sla_in_force
+    make_sla(provider, [lot1], starts_on=LONG_AGO)
+    assert agree(provider, lot1, TODAY)
+    assert standing(provider, lot1, TODAY).sla_in_force
+
+
+def test_an_sla_for_another_lot_does_not_count(lots):
+    lot1, lot2 = lots
+    provider = make_provider("Lot 2 Agreement")
+    admit(provider, lot1, sla=False)
+    admit(provider, lot2, sla=False)
+    make_sla(provider, [lot2], starts_on=LONG_AGO)
+    assert not agree(provider, lot1, TODAY)
+    assert agree(provider, lot2, TODAY)
+    # Another provider's SLA for the lot does not count either.
+    other = make_provider("Other")
+    admit(other, lot1)
+    assert eligible(lot1, TODAY) == ["Other"]
+
+
+def test_an_sla_is_in_force_from_its_start_to_the_arrangements_legal_end(lots):
+    lot1, _ = lots
+    provider = make_provider("Starts Later")
+    admit(provider, lot1, sla=False)
+    make_sla(provider, [lot1], starts_on=TODAY + days(1))
+    assert not agree(provider, lot1, TODAY)
+    assert agree(provider, lot1, TODAY + days(1))
+    # The test arrangement is a PCR 2015 DPS ending in 2031: its legal end (and the SLA's) is 23 February 2029.
+    assert agree(provider, lot1, PA2023_DPS_CUTOFF)
+    assert not agree(provider, lot1, PA2023_DPS_CUTOFF + days(1))  # expired
+
+
+def test_a_terminated_sla_is_in_force_until_its_termination_day(lots):
+    lot1, lot2 = lots
+    ended = make_provider("Terminated Last Week")
+    ending = make_provider("Terminating Next Week")
+    for provider, on in ((ended, TODAY - days(7)), (ending, TODAY + days(7))):
+        admit(provider, lot1, sla=False)
+        make_sla(provider, [lot1], status=SlaStatus.TERMINATED, terminated_on=on, termination_reason="Ended")
+    assert not agree(ended, lot1, TODAY)
+    assert agree(ended, lot1, TODAY - days(7))  # the termination day is the last day in force
+    assert agree(ending, lot1, TODAY)
+    assert agree(ending, lot1, TODAY + days(7))
+    assert not agree(ending, lot1, TODAY + days(8))
+
+
+@pytest.mark.parametrize("status", [SlaStatus.DRAFT, SlaStatus.SENT, SlaStatus.ACCEPTED, SlaStatus.SUPERSEDED])
+def test_an_sla_not_approved_is_not_in_force(lots, status):
+    lot1, _ = lots
+    provider = make_provider(f"SLA {status.value}")
+    admit(provider, lot1, sla=False)
+    make_sla(provider, [lot1], status=status, starts_on=LONG_AGO)
+    assert not agree(provider, lot1, TODAY)
+    assert not standing(provider, lot1, TODAY).sla_in_force
+
+
+def test_a_superseded_version_gives_way_to_the_approved_one(lots):
+    lot1, lot2 = lots
+    provider = make_provider("Varied")
+    admit(provider, lot1, sla=False)
+    admit(provider, lot2, sla=False)
+    first = make_sla(provider, [lot1, lot2], status=SlaStatus.SUPERSEDED)
+    make_sla(provider, [lot2], previous_id=first.id)  # the variation in force dropped lot 1
+    assert not agree(provider, lot1, TODAY)
+    assert agree(provider, lot2, TODAY)
+
+
+def test_admissions_in_force_still_one_statement_with_the_sla_column(app, lots):
+    from portal.extensions import db
+    from tests.helpers import count_queries
+
+    lot1, lot2 = lots
+    with_sla, without = make_provider("With"), make_provider("Without")
+    admit(with_sla, lot1)
+    admit(with_sla, lot2, sla=False)  # the approved SLA covers lot 1 only
+    admit(without, lot1, sla=False)
+    ids = [with_sla.id, without.id]
+    with count_queries(db.engine) as counter:
+        found = admissions_in_force(ids, TODAY)
+    assert counter.count == 1
+    assert [(s.admission.lot.number, s.sla_in_force, s.eligible) for s in found[ids[0]]] == [
+        (1, True, True),
+        (2, False, False),
+    ]
+    assert [(s.sla_in_force, s.eligible) for s in found[ids[1]]] == [(False, False)]

@@ -16,6 +16,7 @@ from portal.services.eligibility import eligible_providers
 from portal.services.errors import DomainError, NotFound
 from portal.services.suspensions import SuspensionState
 from tests.factories import AdmissionFactory, ProviderFactory, SuspensionFactory, make_lots, make_user
+from tests.factories_slas import make_sla
 
 TODAY = date(2026, 6, 15)
 
@@ -33,6 +34,7 @@ def setting(app_context):
     user = make_user(Role.PROVIDER, provider=provider, email="pat@harbour.example")
     for lot in lots:
         AdmissionFactory(provider_id=provider.id, lot_id=lot.id, admitted_on=date(2025, 1, 6))
+    make_sla(provider, lots)  # in force: eligible unless suspended
     return provider, lots, user
 
 

@@ -165,6 +165,26 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "manager.term_dates": frozenset({MANAGER}),
     "manager.services": frozenset({MANAGER}),
     "manager.service_safeguarding": frozenset({MANAGER}),
+    # The SLA terms (versions of the terms): the manager only.
+    "manager.sla_terms": frozenset({MANAGER}),
+    "manager.new_sla_terms": frozenset({MANAGER}),
+    "manager.sla_terms_version": frozenset({MANAGER}),
+    # An SLA's page and its printable copy: the manager any, a provider's users only their provider's (another
+    # provider's SLA is a 404), tested per object in tests/web/test_sla_page_web.py.
+    "slas.sla": frozenset({PROVIDER, MANAGER}),
+    "slas.print_sla": frozenset({PROVIDER, MANAGER}),
+    # The SLA workflow: the manager's queue and actions (every SLA); the provider's list and acceptance, filtered by the
+    # user's provider (another provider's SLA is a 404), tested per object in tests/web/test_sla_workflow_web.py.
+    "manager.slas": frozenset({MANAGER}),
+    "manager.edit_sla": frozenset({MANAGER}),
+    "manager.send_sla": frozenset({MANAGER}),
+    "manager.approve_sla": frozenset({MANAGER}),
+    "manager.return_sla": frozenset({MANAGER}),
+    "manager.terminate_sla": frozenset({MANAGER}),
+    "manager.vary_sla": frozenset({MANAGER}),
+    "provider.slas": frozenset({PROVIDER}),
+    "provider.accept_sla": frozenset({PROVIDER}),
+    "provider.return_sla": frozenset({PROVIDER}),
 }
 
 

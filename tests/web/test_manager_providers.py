@@ -16,6 +16,7 @@ from portal.models import Admission, AuditEvent, OutboxMessage, Role, Suspension
 from portal.services.audit import Events
 from portal.services.eligibility import eligible_providers
 from tests.factories import AdmissionFactory, ProviderFactory, SuspensionFactory, make_lots, make_user
+from tests.factories_slas import make_sla
 from tests.helpers import count_queries, csrf_token, sign_in
 
 TODAY = date(2026, 6, 15)
@@ -45,6 +46,7 @@ def setting(app):
         admissions = [
             AdmissionFactory(provider_id=provider.id, lot_id=lot.id, admitted_on=date(2025, 1, 6)) for lot in lots
         ]
+        make_sla(provider, lots)  # in force: eligible unless suspended
         return {
             "provider": provider.id,
             "lots": [lot.id for lot in lots],

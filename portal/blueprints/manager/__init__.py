@@ -23,6 +23,8 @@ from portal.blueprints.manager import (
     providers,  # noqa: E402,F401  (registers its routes on bp)
     referrals,  # noqa: E402,F401  (registers its routes on bp)
     services,  # noqa: E402,F401  (registers its routes on bp)
+    sla_terms,  # noqa: E402,F401  (registers its routes on bp)
+    slas,  # noqa: E402,F401  (registers its routes on bp)
     term_dates,  # noqa: E402,F401  (registers its routes on bp)
     users,  # noqa: E402,F401  (registers its routes on bp)
 )

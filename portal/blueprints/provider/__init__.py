@@ -26,4 +26,5 @@ from portal.blueprints.provider import (  # noqa: E402,F401
     documents,
     opportunities,
     placements,
+    slas,
 )
