@@ -90,7 +90,7 @@ def _flush() -> None:
 
 
 def _label(sla: Sla) -> str:
-    return f"{sla.provider.name}'s SLA (version {sla.number})"
+    return f"the SLA of {sla.provider.name} (version {sla.number})"
 
 
 def _sla_link(sla: Sla) -> str:
@@ -389,7 +389,7 @@ def approve(sla_id: int, by: User, *, version: int | None, now: datetime, ip: st
     )
     subject = f"Your SLA (version {sla.number}) has been approved"
     body = (
-        f"The council approved {sla.provider.name}'s service level agreement, version {sla.number}. It runs until "
+        f"The council approved the service level agreement of {sla.provider.name}, version {sla.number}. It runs until "
         f"{long_date(slas.ends_on(sla))}."
     )
     if before is not None:
@@ -479,7 +479,7 @@ def terminate(
     )
     subject = f"Your SLA (version {sla.number}) is terminated from {long_date(terminated_on)}"
     body = (
-        f"The council has terminated {sla.provider.name}'s service level agreement, version {sla.number}. Its last "
+        f"The council has terminated the service level agreement of {sla.provider.name}, version {sla.number}. Its last "
         f"day is {long_date(terminated_on)}. The reason:\n\n{text}"
     )
     for user in mail.provider_users([sla.provider_id]):

@@ -263,7 +263,8 @@ def provider_sees_the_outcome(page: Page, secret: str) -> None:
     main = page.locator("main")
     expect(main).to_contain_text(f"{LOT_1}: admitted")
     expect(main).to_contain_text(f"{LOT_3}: not admitted. Reason: {LOT_3_NOTES}")
-    expect(main).to_contain_text(f"{LOT_1}: admitted, invited to opportunities")
+    # Admitted, but invited only once the SLA (drafted on admission) is accepted and approved.
+    expect(main).to_contain_text(f"{LOT_1}: admitted, but not invited to new opportunities until your service level")
     # Unread: the welcome on registering, the submission's confirmation and the decision.
     bell = page.locator("#notification-bell a")
     expect(bell.locator(".app-bell__count")).to_have_text("3")

@@ -126,7 +126,7 @@ def test_htmx_approve_answers_the_row(app, world):
     assert response.status_code == 200
     body = _text(response).strip()
     assert body.startswith(f'<tr class="govuk-table__row" id="sla-row-{sla_id}">') and "<html" not in body
-    assert "Approved version 1 of Bright Futures" in body and "Active" in body
+    assert "Approved version 1 of the SLA of Bright Futures" in body and "Active" in body
     assert "/approve" not in body  # no more actions on an approved row
     assert _get(app, sla_id).status is SlaStatus.APPROVED
 

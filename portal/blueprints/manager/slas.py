@@ -318,10 +318,10 @@ def edit_sla(sla_id: int):
             db.session.commit()
             if form.send_now.data:
                 flash(
-                    f"Version {sla.number} of {sla.provider.name}'s SLA was sent. Its users have been told.", "success"
+                    f"Version {sla.number} of the SLA of {sla.provider.name} was sent. Its users have been told.", "success"
                 )
                 return redirect(sla_url(sla_id))
-            flash(f"Draft saved: version {sla.number} of {sla.provider.name}'s SLA.", "success")
+            flash(f"Draft saved: version {sla.number} of the SLA of {sla.provider.name}.", "success")
             return redirect(url_for("manager.edit_sla", sla_id=sla_id))
     return _edit_page(sla, form)
 
@@ -349,7 +349,7 @@ def send_sla(sla_id: int):
         _show_errors(edit, error, "version")
         return _edit_page(sla, edit)
     db.session.commit()
-    flash(f"Version {sla.number} of {sla.provider.name}'s SLA was sent. Its users have been told.", "success")
+    flash(f"Version {sla.number} of the SLA of {sla.provider.name} was sent. Its users have been told.", "success")
     return redirect(_next(sla_url(sla_id)))
 
 
@@ -375,7 +375,7 @@ def approve_sla(sla_id: int):
             return _row(_sla_or_404(sla_id), error=error.message)
         return _refused(sla_id, error)
     db.session.commit()
-    message = f"Approved version {sla.number} of {sla.provider.name}'s SLA. Its users have been told."
+    message = f"Approved version {sla.number} of the SLA of {sla.provider.name}. Its users have been told."
     if htmx:
         return _row(_sla_or_404(sla_id), message=message)
     flash(message, "success")
@@ -418,7 +418,7 @@ def return_sla(sla_id: int):
             return _row(sla, comment_error=error.message, typed=typed)
         return _queue_page(QueueTab.AWAITING, 1, errors={sla.id: error.message}, typed={sla.id: typed}, extra=sla)
     db.session.commit()
-    message = f"Returned version {sla.number} of {sla.provider.name}'s SLA to draft. Its users have been told."
+    message = f"Returned version {sla.number} of the SLA of {sla.provider.name} to draft. Its users have been told."
     if htmx:
         return _row(_sla_or_404(sla_id), message=message)
     flash(message, "success")
@@ -442,7 +442,7 @@ def vary_sla(sla_id: int):
         return _refused(sla_id, error)
     db.session.commit()
     flash(
-        f"Version {draft.number} of {draft.provider.name}'s SLA is a new draft. Change it, then send it: the approved "
+        f"Version {draft.number} of the SLA of {draft.provider.name} is a new draft. Change it, then send it: the approved "
         "version stays in force, unchanged, until this one is approved.",
         "success",
     )
@@ -497,7 +497,7 @@ def terminate_sla(sla_id: int):
         else:
             db.session.commit()
             flash(
-                f"Version {done.number} of {done.provider.name}'s SLA is terminated: its last day is "
+                f"Version {done.number} of the SLA of {done.provider.name} is terminated: its last day is "
                 f"{done.terminated_on.day} {done.terminated_on:%B %Y}. Its users have been told.",
                 "success",
             )
