@@ -23,12 +23,12 @@ import sqlalchemy as sa
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.extensions import db
-from portal.models import Arrangement, Role, Sla, SlaComment, SlaStatus, SlaTemplate, SlaTemplateSection, User
+from portal.models import Arrangement, Sla, SlaStatus, SlaTemplate, SlaTemplateSection, User
 from portal.pagination import Page, paginate
 from portal.services import audit, slas
 from portal.services.audit import Events
@@ -291,29 +291,6 @@ def new_version(by: User, *, now: datetime, ip: str | None = None) -> SlaTemplat
 
 
 # ---- A provider's SLA: reading it ------------------------------------------------------------------------------------
-
-
-def get_sla(sla_id: int, user: User) -> Sla:
-    """The SLA with everything its page shows loaded, if this user may see it (NotFound otherwise): a manager any,
-    a provider's users only their provider's, officers none."""
-    statement = (
-        sa.select(Sla)
-        .where(Sla.id == sla_id)
-        .options(
-            joinedload(Sla.provider),
-            joinedload(Sla.arrangement),
-            joinedload(Sla.template).selectinload(SlaTemplate.sections),
-            selectinload(Sla.comments).joinedload(SlaComment.by),
-        )
-    )
-    if user.role is Role.PROVIDER and user.provider_id is not None:
-        statement = statement.where(Sla.provider_id == user.provider_id)
-    elif user.role is not Role.MANAGER:
-        raise NotFound("There is no such SLA")
-    found = db.session.scalars(statement).unique().first()
-    if found is None:
-        raise NotFound("There is no such SLA")
-    return found
 
 
 @dataclass(frozen=True)

@@ -59,18 +59,6 @@ def get_sla(sla_id: int) -> Sla:
     return found
 
 
-def visible_sla(sla_id: int, user: User) -> Sla:
-    """The SLA if this user may see it: the manager any, a provider's users only their provider's, officers none
-    (NotFound otherwise, so another provider's SLA is never confirmed to exist)."""
-    if user.role is Role.MANAGER:
-        return get_sla(sla_id)
-    if user.role is Role.PROVIDER and user.provider_id is not None:
-        found = db.session.scalar(sa.select(Sla).where(Sla.id == sla_id, Sla.provider_id == user.provider_id))
-        if found is not None:
-            return found
-    raise NotFound("There is no such SLA")
-
-
 def check_version(sla: Sla, version: int | None) -> None:
     if version is None or version != sla.version:
         raise Conflict(

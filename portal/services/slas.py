@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from portal.extensions import db
 from portal.models import (
@@ -32,13 +32,14 @@ from portal.models import (
     Regime,
     Role,
     Sla,
+    SlaComment,
     SlaKpi,
     SlaLot,
     SlaStatus,
     SlaTemplate,
     User,
 )
-from portal.services.errors import IllegalTransition, NotAllowed
+from portal.services.errors import IllegalTransition, NotAllowed, NotFound
 
 # The KPIs every new SLA starts with, and their targets (per cent). The manager may change a draft's targets.
 DEFAULT_KPIS: dict[KpiKind, Decimal] = {
@@ -74,6 +75,29 @@ def ensure_transition(sla: Sla, new: SlaStatus, by: User) -> None:
     if by.role is not role or (role is Role.PROVIDER and by.provider_id != sla.provider_id):
         who = "the provider's own users" if role is Role.PROVIDER else "a manager"
         raise NotAllowed(f"Only {who} can make an SLA {new.value}")
+
+
+def visible_sla(sla_id: int, user: User) -> Sla:
+    """The SLA with what its pages show loaded, if this user may see it: a manager any, a provider's users only their
+    provider's, officers none (NotFound otherwise, so another provider's SLA is never confirmed to exist)."""
+    statement = (
+        sa.select(Sla)
+        .where(Sla.id == sla_id)
+        .options(
+            joinedload(Sla.provider),
+            joinedload(Sla.arrangement),
+            joinedload(Sla.template).selectinload(SlaTemplate.sections),
+            selectinload(Sla.comments).joinedload(SlaComment.by),
+        )
+    )
+    if user.role is Role.PROVIDER and user.provider_id is not None:
+        statement = statement.where(Sla.provider_id == user.provider_id)
+    elif user.role is not Role.MANAGER:
+        raise NotFound("There is no such SLA")
+    found = db.session.scalars(statement).unique().first()
+    if found is None:
+        raise NotFound("There is no such SLA")
+    return found
 
 
 # --- The term ---------------------------------------------------------------------------------------------------------

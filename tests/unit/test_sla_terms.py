@@ -260,14 +260,14 @@ def test_the_list_counts_usage_newest_first(app_context):
 def test_who_may_read_an_sla(app_context):
     provider, other = ProviderFactory(), ProviderFactory()
     sla = make_sla(provider, make_lots(1))
-    assert sla_terms.get_sla(sla.id, make_user(Role.MANAGER)).id == sla.id
-    assert sla_terms.get_sla(sla.id, make_user(Role.PROVIDER, provider=provider)).id == sla.id
+    assert slas.visible_sla(sla.id, make_user(Role.MANAGER)).id == sla.id
+    assert slas.visible_sla(sla.id, make_user(Role.PROVIDER, provider=provider)).id == sla.id
     with pytest.raises(NotFound):
-        sla_terms.get_sla(sla.id, make_user(Role.PROVIDER, provider=other))
+        slas.visible_sla(sla.id, make_user(Role.PROVIDER, provider=other))
     with pytest.raises(NotFound):
-        sla_terms.get_sla(sla.id, make_user(Role.OFFICER))
+        slas.visible_sla(sla.id, make_user(Role.OFFICER))
     with pytest.raises(NotFound):
-        sla_terms.get_sla(sla.id + 1000, make_user(Role.MANAGER))
+        slas.visible_sla(sla.id + 1000, make_user(Role.MANAGER))
 
 
 def test_the_page_reads_the_term_versions_and_checksum(app_context):
@@ -277,7 +277,7 @@ def test_the_page_reads_the_term_versions_and_checksum(app_context):
     second = make_sla(provider, lots, previous_id=first.id)
     draft = make_sla(provider, lots, status=SlaStatus.DRAFT, previous_id=second.id)
     manager = make_user(Role.MANAGER)
-    view = sla_terms.sla_page(sla_terms.get_sla(second.id, manager), date(2026, 11, 10))
+    view = sla_terms.sla_page(slas.visible_sla(second.id, manager), date(2026, 11, 10))
     assert view.status == "active"
     assert view.previous.id == first.id
     assert [row.sla.number for row in view.versions] == [3, 1]
@@ -287,21 +287,21 @@ def test_the_page_reads_the_term_versions_and_checksum(app_context):
     assert view.legal_end_note == date(2029, 2, 23)
     assert view.integrity.intact
     assert not view.expiring_soon
-    assert sla_terms.sla_page(sla_terms.get_sla(draft.id, manager), date(2026, 11, 10)).integrity is None
+    assert sla_terms.sla_page(slas.visible_sla(draft.id, manager), date(2026, 11, 10)).integrity is None
 
 
 def test_the_page_warns_when_the_sla_no_longer_reads_as_sent(app_context):
     sla = make_sla(ProviderFactory(), make_lots(1))
     sla.lots[0].max_day_rate = sla.lots[0].max_day_rate + 1
     db.session.commit()
-    view = sla_terms.sla_page(sla_terms.get_sla(sla.id, make_user(Role.MANAGER)), date(2026, 11, 10))
+    view = sla_terms.sla_page(slas.visible_sla(sla.id, make_user(Role.MANAGER)), date(2026, 11, 10))
     assert not view.integrity.intact
     assert view.integrity.stored != view.integrity.now
 
 
 def test_the_page_flags_an_sla_expiring_within_90_days(app_context):
     sla = make_sla(ProviderFactory(), make_lots(1))
-    view = sla_terms.sla_page(sla_terms.get_sla(sla.id, make_user(Role.MANAGER)), date(2028, 12, 1))
+    view = sla_terms.sla_page(slas.visible_sla(sla.id, make_user(Role.MANAGER)), date(2028, 12, 1))
     assert view.expiring_soon
 
 
@@ -310,7 +310,7 @@ def test_the_people_who_acted_are_read_together(app_context):
     signer = make_user(Role.PROVIDER, provider=provider)
     manager = make_user(Role.MANAGER)
     sla = make_sla(provider, make_lots(1), accepted_by_id=signer.id, approved_by_id=manager.id)
-    view = sla_terms.sla_page(sla_terms.get_sla(sla.id, manager), date(2026, 11, 10))
+    view = sla_terms.sla_page(slas.visible_sla(sla.id, manager), date(2026, 11, 10))
     assert view.user(sla.accepted_by_id).email == signer.email
     assert view.user(sla.approved_by_id).email == manager.email
     assert view.user(None) is None

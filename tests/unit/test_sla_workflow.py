@@ -468,11 +468,11 @@ def test_termination_needs_a_date_in_the_term_and_a_reason(world):
 
 def test_a_provider_sees_only_its_own_slas(world):
     sla = make_sla(world["provider"], world["lots"], status=SlaStatus.SENT)
-    assert sla_workflow.visible_sla(sla.id, world["user"]).id == sla.id
-    assert sla_workflow.visible_sla(sla.id, world["manager"]).id == sla.id
+    assert slas.visible_sla(sla.id, world["user"]).id == sla.id
+    assert slas.visible_sla(sla.id, world["manager"]).id == sla.id
     for user in (world["outsider"], world["officer"]):
         with pytest.raises(NotFound):
-            sla_workflow.visible_sla(sla.id, user)
+            slas.visible_sla(sla.id, user)
 
 
 def test_the_queue_tabs_and_the_expiring_flag(world):

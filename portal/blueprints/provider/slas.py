@@ -58,7 +58,7 @@ class ReturnForm(FlaskForm):
 
 def _sla_or_404(sla_id: int) -> Sla:
     try:
-        return sla_workflow.visible_sla(sla_id, current_user)
+        return slas.visible_sla(sla_id, current_user)
     except NotFound:
         abort(404)
 

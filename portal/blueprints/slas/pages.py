@@ -10,13 +10,13 @@ from portal import clock
 from portal.access import roles
 from portal.blueprints.slas import bp
 from portal.models import Role, Sla
-from portal.services import sla_kpis, sla_terms
+from portal.services import sla_kpis, sla_terms, slas
 from portal.services.errors import NotFound
 
 
 def _sla_or_404(sla_id: int) -> Sla:
     try:
-        return sla_terms.get_sla(sla_id, current_user)
+        return slas.visible_sla(sla_id, current_user)
     except NotFound:
         abort(404)
 
