@@ -11,10 +11,11 @@ from portal.models.accounts import (
     User,
     UserSession,
 )
-from portal.models.audit import AuditEvent
+from portal.models.audit import AuditChainHead, AuditEvent
 from portal.models.base import Base
 from portal.models.dps import PA2023_DPS_CUTOFF, Arrangement, Lot, Regime
 from portal.models.mail import Notification, OutboxMessage
+from portal.models.oversight import Complaint, PerformanceMeeting
 from portal.models.placements import (
     AlertKind,
     AttendanceAlert,
@@ -89,6 +90,9 @@ from portal.models.slas import (
 from portal.models.vocabulary import Area, DeliveryMode, Need, OfstedGrade
 
 __all__ = [
+    "AuditChainHead",
+    "Complaint",
+    "PerformanceMeeting",
     "KpiKind",
     "Sla",
     "SlaComment",

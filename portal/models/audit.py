@@ -28,5 +28,20 @@ class AuditEvent(Base):
     subject_id: Mapped[int | None]
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # The hash chain (portal.services.audit_chain): the event's place in the chain, the hash of the event before it,
+    # and its own hash over its content and that one. Editing, deleting or inserting a row breaks the chain.
+    seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str | None] = mapped_column(sa.String(64))
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class AuditChainHead(Base):
+    """The chain's last link (one row, id 1): locked while an event is added, so two writers never fork the chain."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(sa.String(64), default="")
