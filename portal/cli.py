@@ -27,11 +27,12 @@ def _fail(message: str) -> None:
 
 @seed_cli.command("demo")
 @click.option("--force", is_flag=True, help="Seed even outside development (never on a live council system).")
-def seed_demo_command(force: bool) -> None:
+@click.option("--small", is_flag=True, help="Leave out the academic year of history behind the oversight dashboard.")
+def seed_demo_command(force: bool, small: bool) -> None:
     """Create the demo DPS, lots, services, providers and sign-ins (idempotent)."""
     if current_app.config["PORTAL_ENV"] != "development" and not force:
         _fail("demo data has known passwords; it is seeded only when PORTAL_ENV=development (or with --force)")
-    sign_ins = demo.seed_demo()
+    sign_ins = demo.seed_demo(full_year=not small)
     click.echo("Demo sign-ins (password for every account: %s)" % demo.DEMO_PASSWORD)
     for sign_in in sign_ins:
         click.echo(f"  {sign_in.role.value:<9} {sign_in.email:<38} {sign_in.organisation}")
@@ -154,9 +155,28 @@ def attendance_alerts_command() -> None:
     click.echo(f"{raised} attendance alert{'s' if raised != 1 else ''} raised")
 
 
+audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
+
+
+@audit_cli.command("verify")
+def audit_verify_command() -> None:
+    """Check the audit trail's hash chain: print "Audit chain intact: N events" (exit 0), or the first broken link
+    (exit 1)."""
+    from portal.services import audit_chain
+
+    result = audit_chain.verify()
+    db.session.rollback()
+    if result.intact:
+        click.echo(result.message)
+        return
+    click.echo(result.message, err=True)
+    sys.exit(1)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(compliance_cli)
     app.cli.add_command(attendance_cli)
+    app.cli.add_command(audit_cli)

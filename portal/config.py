@@ -77,6 +77,9 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
         "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS"), default=False),
         "MAIL_FROM": env.get("MAIL_FROM", "ap-commissioning@council.example"),
         "MAIL_TO_LOG": _bool(env.get("MAIL_TO_LOG"), default=portal_env == "development"),
+        # The Open Contracting ocid prefix ("ocds-" and six characters), registered with the Open Contracting
+        # Partnership before award notices are published for real.
+        "OCDS_PREFIX": env.get("OCDS_PREFIX", ""),
         # Rate limits: memory by default; a Redis URL shares the counts between app servers.
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),

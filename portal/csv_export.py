@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Response, stream_with_context
+from flask import Response, current_app
 
 from portal.formatting import london_datetime
 
@@ -70,8 +70,15 @@ def safe_filename(name: str) -> str:
 
 
 def download(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> Response:
-    """A streamed CSV response."""
-    response = Response(stream_with_context(lines(header, rows)), mimetype="text/csv")
+    """A streamed CSV response. The rows are read as the response is sent, in an application context of their own
+    (not the request's, which would stay pushed until the body is read, or for ever if it never is)."""
+    app = current_app._get_current_object()
+
+    def body() -> Iterator[str]:
+        with app.app_context():
+            yield from lines(header, rows)
+
+    response = Response(body(), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{safe_filename(filename)}"'
     response.headers["Cache-Control"] = "no-store"

@@ -27,6 +27,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Applications", "manager.applications"),
         ("Referrals", "manager.referrals"),
         ("Placements", "manager.placements"),
+        ("Oversight", "manager.oversight"),
         ("SLAs", "manager.slas"),
         ("Off-DPS requests", "manager.off_dps_requests"),
         ("Providers", "manager.providers"),

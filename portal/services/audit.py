@@ -3,6 +3,8 @@ commits. Never pass a secret (password, code, token) in details."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -11,6 +13,7 @@ from portal.clock import london_day_start
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from portal.pagination import Page, paginate
+from portal.services import audit_chain  # noqa: F401  (chains every event as it is written)
 
 
 class Events:
@@ -96,6 +99,11 @@ class Events:
     SLA_TERMS_CHANGED = "sla terms changed"
     SLA_TERMS_VERSION_CREATED = "sla terms version created"
     SLA_LOTS_ADDED = "lots added to sla on admission"
+    # Oversight: the quarter's call-off awards downloaded as OCDS award notices (portal.services.ocds).
+    AWARD_NOTICES_EXPORTED = "award notices exported"
+    # Provider accountability (portal.services.accountability).
+    PERFORMANCE_MEETING_RECORDED = "performance meeting recorded"
+    COMPLAINT_RECORDED = "complaint recorded"
 
     @classmethod
     def all(cls) -> list[str]:
@@ -137,15 +145,34 @@ def search_events(
     *,
     event: str | None = None,
     actor: str | None = None,
+    record: RecordRef | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> Page:
     """Audit events, newest first. ``actor`` matches, case-insensitively, part of the label recorded with the event
-    or of the actor's current email; the dates are Europe/London calendar days, both included. A page past the end
-    is the last page. Two statements: a count and the rows (the actor is joined in the same SELECT)."""
+    or of the actor's current email; ``record`` (see ``parse_record``) the events about that record; the dates are
+    Europe/London calendar days, both included. A page past the end is the last page. Two statements: a count and
+    the rows (the actor is joined in the same SELECT)."""
+    statement = events_statement(event=event, actor=actor, record=record, date_from=date_from, date_to=date_to)
+    statement = statement.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    return paginate(statement, page=page, per_page=per_page)
+
+
+def events_statement(
+    *,
+    event: str | None = None,
+    actor: str | None = None,
+    record: RecordRef | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> sa.Select:
+    """The SELECT of the events matching the filters of ``search_events``, unordered (the page and the CSV share
+    it)."""
     conditions = []
+    if record is not None:
+        conditions.append(record_condition(record))
     if event:
         conditions.append(AuditEvent.event == event)
     if actor and actor.strip():
@@ -161,15 +188,91 @@ def search_events(
         conditions.append(AuditEvent.occurred_at >= london_day_start(date_from))
     if date_to is not None:
         conditions.append(AuditEvent.occurred_at < london_day_start(date_to + timedelta(days=1)))
+    return sa.select(AuditEvent).where(*conditions)
 
-    statement = sa.select(AuditEvent).where(*conditions).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-    return paginate(statement, page=page, per_page=per_page)
+
+# --- Finding the events about one record ------------------------------------------------------------------------
+
+# References shown in the portal: R00012 is referral 12, P00012 placement 12.
+REFERENCE_PREFIXES = {"R": "referrals", "P": "placements"}
+_REFERENCE = re.compile(r"^([A-Za-z])0*(\d{1,9})$")
+_TYPE_AND_ID = re.compile(r"^([A-Za-z][A-Za-z_ -]*?)[\s#:]*0*(\d{1,9})$")
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """A record named in the audit search: a table (the subject type stored with events) and an id."""
+
+    subject_type: str
+    subject_id: int
+
+    @property
+    def singular(self) -> str:
+        return _singular(self.subject_type)
+
+
+def _singular(table: str) -> str:
+    if table == "children":
+        return "child"
+    if table.endswith("ies"):
+        return table[:-3] + "y"
+    return table[:-1] if table.endswith("s") else table
+
+
+def parse_record(text: str) -> RecordRef:
+    """A record as the manager types it: a reference (R00012 for referral 12, P00012 for placement 12), or a kind
+    and an id ("placements 12", "placement 12", "child 7", "provider 3"; the kind is a table name or its singular,
+    spaces for underscores). Raises ValueError for anything else."""
+    text = text.strip()
+    match = _REFERENCE.match(text)
+    if match and match.group(1).upper() in REFERENCE_PREFIXES:
+        return RecordRef(REFERENCE_PREFIXES[match.group(1).upper()], int(match.group(2)))
+    match = _TYPE_AND_ID.match(text)
+    if not match:
+        raise ValueError(text)
+    kind = re.sub(r"[\s-]+", "_", match.group(1).strip().lower())
+    for table in db.metadata.tables:
+        if kind in (table, _singular(table)):
+            return RecordRef(table, int(match.group(2)))
+    raise ValueError(text)
+
+
+def record_condition(record: RecordRef):
+    """Events about the record: its own events (subject), events naming it in their details (``referral_id``: 12,
+    as a view of a child's record names the referral it was read through), and, for a child, the lists that showed
+    the child (the ``child_ids`` of "child records listed")."""
+    conditions = [
+        sa.and_(AuditEvent.subject_type == record.subject_type, AuditEvent.subject_id == record.subject_id),
+        AuditEvent.details[f"{record.singular}_id"].as_integer() == record.subject_id,
+    ]
+    if record.subject_type == "children":
+        conditions.append(sa.and_(AuditEvent.event == Events.CHILD_RECORDS_LISTED, _lists_child(record.subject_id)))
+    return sa.or_(*conditions)
+
+
+def _lists_child(child_id: int):
+    """The event's details.child_ids holds the child (JSON functions differ between SQLite and PostgreSQL)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.text(
+            "EXISTS (SELECT 1 FROM json_array_elements_text(CASE WHEN json_typeof(audit_events.details -> "
+            "'child_ids') = 'array' THEN audit_events.details -> 'child_ids' ELSE '[]'::json END) AS listed(child_id) "
+            "WHERE listed.child_id = :listed_child_id)"
+        ).bindparams(listed_child_id=str(child_id))
+    return sa.text(
+        "EXISTS (SELECT 1 FROM json_each(audit_events.details, '$.child_ids') AS listed "
+        "WHERE listed.value = :listed_child_id)"
+    ).bindparams(listed_child_id=child_id)
 
 
 def shown_details(entry: AuditEvent) -> list[tuple[str, str]]:
     """An event's details as (label, value) lines for people to read, with anything secret-looking hidden."""
+    return shown_details_of(entry.details)
+
+
+def shown_details_of(details: dict | None) -> list[tuple[str, str]]:
+    """``shown_details`` of a details dict (the CSV reads columns, not events)."""
     lines = []
-    for key, value in sorted((entry.details or {}).items()):
+    for key, value in sorted((details or {}).items()):
         label = str(key).replace("_", " ").capitalize()
         hidden = any(part in str(key).lower() for part in SECRET_KEY_PARTS)
         lines.append((label, "[hidden]" if hidden else str(value)))

@@ -228,6 +228,27 @@ def _flag_columns(today: date) -> tuple[_Columns, sa.Subquery]:
 
 
 def _search(conditions: list, filters: CaseloadFilters, today: date, page: int, per_page: int) -> Page:
+    result = paginate(_statement(conditions, filters, today), page=page, per_page=per_page, rows=True)
+    return replace(result, items=[caseload_row(row) for row in result.items])
+
+
+def caseload_row(row) -> CaseloadRow:
+    """A row of the lists' SELECT as a CaseloadRow."""
+    return CaseloadRow(
+        placement=row[0],
+        attended=int(row[1] or 0),
+        possible=int(row[2] or 0),
+        concern_open=bool(row[3]),
+        absence_today=bool(row[4]),
+        review_overdue=bool(row[5]),
+        review_due_soon=bool(row[6]),
+        report_overdue=bool(row[7]),
+        low_attendance=bool(row[8]),
+        urgency=int(row[9] or 0),
+    )
+
+
+def _statement(conditions: list, filters: CaseloadFilters, today: date) -> sa.Select:
     columns, marks = _flag_columns(today)
     officer = aliased(User)
     if filters.status == StatusFilter.ACTIVE:
@@ -275,25 +296,7 @@ def _search(conditions: list, filters: CaseloadFilters, today: date, page: int, 
         .where(*conditions)
         .order_by(urgency.desc(), Placement.next_review_due, Placement.id)
     )
-    result = paginate(statement, page=page, per_page=per_page, rows=True)
-    return replace(
-        result,
-        items=[
-            CaseloadRow(
-                placement=row[0],
-                attended=int(row[1] or 0),
-                possible=int(row[2] or 0),
-                concern_open=bool(row[3]),
-                absence_today=bool(row[4]),
-                review_overdue=bool(row[5]),
-                review_due_soon=bool(row[6]),
-                report_overdue=bool(row[7]),
-                low_attendance=bool(row[8]),
-                urgency=int(row[9] or 0),
-            )
-            for row in result.items
-        ],
-    )
+    return statement
 
 
 def officer_caseload(
@@ -310,10 +313,26 @@ def officer_caseload(
         raise ValueError("the caseload is an officer's")
     filters = filters or CaseloadFilters()
     today = today or clock.london_today(clock.now())
+    return _search(_officer_conditions(user, filters), replace(filters, service_id=None), today, page, per_page)
+
+
+def _officer_conditions(user: User, filters: CaseloadFilters) -> list:
     conditions: list = [Placement.service_id == user.service_id]
     if not filters.whole_service:
         conditions.append(Placement.officer_id == user.id)
-    return _search(conditions, replace(filters, service_id=None), today, page, per_page)
+    return conditions
+
+
+def officer_caseload_statement(user: User, filters: CaseloadFilters, today: date) -> sa.Select:
+    """The caseload's SELECT (rows for caseload_row), for a CSV of all of it."""
+    if user.role is not Role.OFFICER:
+        raise ValueError("the caseload is an officer's")
+    return _statement(_officer_conditions(user, filters), replace(filters, service_id=None), today)
+
+
+def manager_placements_statement(filters: CaseloadFilters, today: date) -> sa.Select:
+    """The manager's list's SELECT (rows for caseload_row), for a CSV of all of it."""
+    return _statement([], filters, today)
 
 
 def flags_of(placement_id: int, today: date) -> CaseloadRow:
@@ -343,9 +362,15 @@ def provider_placements(user: User, page: int = 1, today: date | None = None, *,
     """The provider's active placements, children due today first: today's morning and afternoon marks (or None),
     whether each session is expected, and whether a progress report is due within 14 days or overdue. Pages of
     ProviderRow."""
+    today = today or clock.london_today(clock.now())
+    result = paginate(provider_placements_statement(user, today), page=page, per_page=per_page, rows=True)
+    return _provider_rows(result, today)
+
+
+def provider_placements_statement(user: User, today: date) -> sa.Select:
+    """The provider's list's SELECT (placement, morning code, afternoon code, report written), for a CSV of it."""
     if user.role is not Role.PROVIDER or user.provider_id is None:
         raise ValueError("the placements page is a provider's")
-    today = today or clock.london_today(clock.now())
     am = aliased(AttendanceMark)
     pm = aliased(AttendanceMark)
     report_written = sa.exists().where(
@@ -365,7 +390,10 @@ def provider_placements(user: User, page: int = 1, today: date | None = None, *,
         .where(Placement.provider_id == user.provider_id, Placement.status == PlacementStatus.ACTIVE)
         .order_by(Placement.start_date, Placement.id)
     )
-    result = paginate(statement, page=page, per_page=per_page, rows=True)
+    return statement
+
+
+def _provider_rows(result: Page, today: date) -> Page:
     # Term dates (one query) and bank holidays: the same rule the attendance grid and alerts use.
     calendar = attendance.term_calendar(today, today) if result.items else None
     monday = today - timedelta(days=today.weekday())

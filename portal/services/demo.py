@@ -11,7 +11,7 @@ from portal.clock import london_today
 from portal.extensions import db
 from portal.models import Arrangement, CouncilService, Lot, Provider, Regime, Role, User
 from portal.models.base import utcnow
-from portal.services import demo_placements, demo_sla
+from portal.services import demo_oversight, demo_placements, demo_sla
 from portal.services.accounts import create_user
 from portal.services.demo_calloff import seed_calloff_demo
 from portal.services.demo_dps import seed_dps_demo
@@ -76,8 +76,9 @@ def _get_or_create(model, lookup: dict, **values):
     return instance
 
 
-def seed_demo() -> list[DemoSignIn]:
-    """Create whatever of the demo is missing; running it twice changes nothing."""
+def seed_demo(*, full_year: bool = False) -> list[DemoSignIn]:
+    """Create whatever of the demo is missing; running it twice changes nothing. ``full_year`` adds an academic
+    year of history for the oversight dashboard (portal.services.demo_oversight)."""
     name, regime, start, end = ARRANGEMENT
     arrangement = _get_or_create(Arrangement, {"name": name}, regime=regime, start_date=start, end_date=end)
     for number, title in LOTS:
@@ -109,5 +110,8 @@ def seed_demo() -> list[DemoSignIn]:
     seed_calloff_demo(utcnow())
     db.session.flush()
     demo_placements.seed(utcnow())
+    if full_year:
+        db.session.flush()
+        demo_oversight.seed(utcnow())
     db.session.commit()
     return sign_ins

@@ -428,6 +428,18 @@ class ReferralRow:
 def search(filters: ReferralFilters, *, now: datetime, page: int = 1, per_page: int = PER_PAGE) -> Page:
     """Referrals, newest first, with the child, lot, service and officer joined and the stage and counts of the
     current round computed in the same SELECT: two statements (the count and the page) whatever the page holds."""
+    result = paginate(search_statement(filters, now=now), page=page, per_page=per_page, rows=True)
+    return replace(
+        result,
+        items=[
+            ReferralRow(referral=row[0], child=row[1], stage=Stage(row[2]), offers=row[3], invited=row[4])
+            for row in result.items
+        ],
+    )
+
+
+def search_statement(filters: ReferralFilters, *, now: datetime) -> sa.Select:
+    """The list's SELECT (referral, child, stage, offers, invited), for a page of it or a CSV of all of it."""
     offers = (
         sa.select(sa.func.count(Offer.id))
         .where(Offer.referral_id == Referral.id, Offer.round == Referral.round, Offer.status != OfferStatus.WITHDRAWN)
@@ -454,14 +466,7 @@ def search(filters: ReferralFilters, *, now: datetime, page: int = 1, per_page: 
         .where(*conditions)
         .order_by(Referral.created_at.desc(), Referral.id.desc())
     )
-    result = paginate(statement, page=page, per_page=per_page, rows=True)
-    return replace(
-        result,
-        items=[
-            ReferralRow(referral=row[0], child=row[1], stage=Stage(row[2]), offers=row[3], invited=row[4])
-            for row in result.items
-        ],
-    )
+    return statement
 
 
 def all_lots() -> list[Lot]:

@@ -49,6 +49,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     # Writing a referral and the lists: any officer starts a referral (for their own service) and reads any draft;
     # saving a draft's sections, publishing and withdrawing are for officers of its service (403 from the service).
     "officer.referrals": frozenset({OFFICER}),
+    "officer.referrals_csv": frozenset({OFFICER}),
     "officer.new_referral": frozenset({OFFICER}),
     "officer.referral_child": frozenset({OFFICER}),
     "officer.referral_provision": frozenset({OFFICER}),
@@ -57,6 +58,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "officer.publish_referral": frozenset({OFFICER}),
     # Every referral, read only (the manager never changes one).
     "manager.referrals": frozenset({MANAGER}),
+    "manager.referrals_csv": frozenset({MANAGER}),
     "officer.referral": frozenset({OFFICER}),
     "manager.referral": frozenset({MANAGER}),
     # The call-off after publishing: any officer reads a referral and its offers; scoring, the award, a new round and
@@ -105,12 +107,19 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "documents.download": frozenset({OFFICER, PROVIDER, MANAGER}),
     "manager.home": frozenset({MANAGER}),
     "manager.users": frozenset({MANAGER}),
+    "manager.users_csv": frozenset({MANAGER}),
     "manager.invite_user": frozenset({MANAGER}),
     "manager.user_detail": frozenset({MANAGER}),
     "manager.deactivate_user": frozenset({MANAGER}),
     "manager.reactivate_user": frozenset({MANAGER}),
     "manager.resend_invitation": frozenset({MANAGER}),
     "manager.audit": frozenset({MANAGER}),
+    "manager.audit_csv": frozenset({MANAGER}),
+    "manager.oversight": frozenset({MANAGER}),
+    "manager.oversight_csv": frozenset({MANAGER}),
+    # OCDS award notices of a quarter's call-off awards: the manager only.
+    "manager.award_notices": frozenset({MANAGER}),
+    "manager.award_notices_json": frozenset({MANAGER}),
     # Joining the DPS, the manager's side: deciding applications, providers, lots (officers read providers through
     # the directory instead).
     "manager.applications": frozenset({MANAGER}),
@@ -118,8 +127,14 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "manager.assess_application": frozenset({MANAGER}),
     "manager.decide_application": frozenset({MANAGER}),
     "manager.providers": frozenset({MANAGER}),
+    "manager.providers_csv": frozenset({MANAGER}),
     "manager.provider_detail": frozenset({MANAGER}),
     "manager.suspend_provider": frozenset({MANAGER}),
+    "manager.accountability": frozenset({MANAGER}),
+    "manager.accountability_csv": frozenset({MANAGER}),
+    "manager.provider_performance": frozenset({MANAGER}),
+    "manager.new_performance_meeting": frozenset({MANAGER}),
+    "manager.new_complaint": frozenset({MANAGER}),
     "manager.lift_suspension": frozenset({MANAGER}),
     "manager.remove_from_lot": frozenset({MANAGER}),
     "manager.lots": frozenset({MANAGER}),
@@ -135,8 +150,11 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "directory.application": frozenset({OFFICER, MANAGER}),
     # The placement lists: each filtered in the query (the officer's own or their service's, the provider's own).
     "officer.caseload": frozenset({OFFICER}),
+    "officer.caseload_csv": frozenset({OFFICER}),
     "manager.placements": frozenset({MANAGER}),
+    "manager.placements_csv": frozenset({MANAGER}),
     "provider.placements": frozenset({PROVIDER}),
+    "provider.placements_csv": frozenset({PROVIDER}),
     # Attendance: everyone who may see the placement reads the week (404 for the others); only the provider's users
     # record (403 from the route for officers and the manager, tested per object in tests/web/test_attendance_web.py).
     "placements.attendance": frozenset({OFFICER, PROVIDER, MANAGER}),
@@ -240,7 +258,8 @@ def test_there_are_protected_routes_to_check(app):
 
 def _request(client, method, url, token=None):
     data = {"csrf_token": token} if token and method != "GET" else None
-    return client.open(url, method=method, data=data)
+    # buffered: a streamed body (a CSV) is read and closed here, not left to the garbage collector.
+    return client.open(url, method=method, data=data, buffered=True)
 
 
 def test_anonymous_users_are_sent_to_sign_in(app):
@@ -287,7 +306,7 @@ def test_every_state_changing_route_refuses_a_request_without_a_csrf_token(app, 
     checked = 0
     for rule in _rules(app):
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH", "DELETE"}):
-            response = client.open(_url(rule), method=method, data={})
+            response = client.open(_url(rule), method=method, data={}, buffered=True)
             assert response.status_code == 400, f"{method} {rule.rule} accepted a request without a CSRF token"
             assert "Your form could not be sent" in response.get_data(as_text=True)
             checked += 1

@@ -56,7 +56,7 @@ def test_every_get_route_sends_the_security_headers(app, user_factory):
     assert len(routes) >= 6
     for rule in routes:
         client = _client_for(app, user_factory, ACCESS[rule.endpoint])
-        response = client.get(_url(rule))
+        response = client.get(_url(rule), buffered=True)
         assert_security_headers(response, hsts=False)
 
 

@@ -15,10 +15,14 @@ def home():
 
 
 from portal.blueprints.manager import (
+    accountability,  # noqa: E402,F401  (registers its routes on bp)
     applications,  # noqa: E402,F401  (registers its routes on bp)
     audit,  # noqa: E402,F401  (registers its routes on bp)
+    award_notices,  # noqa: E402,F401  (registers its routes on bp)
+    exports,  # noqa: E402,F401  (registers its routes on bp)
     lots,  # noqa: E402,F401  (registers its routes on bp)
     off_dps,  # noqa: E402,F401  (registers its routes on bp)
+    oversight,  # noqa: E402,F401  (registers its routes on bp)
     placements,  # noqa: E402,F401  (registers its routes on bp)
     providers,  # noqa: E402,F401  (registers its routes on bp)
     referrals,  # noqa: E402,F401  (registers its routes on bp)

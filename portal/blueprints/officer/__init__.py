@@ -15,4 +15,4 @@ def home():
 
 
 # Each registers its routes on bp: writing referrals and the lists, and the call-off once published.
-from portal.blueprints.officer import calloff, caseload, placement_form, referrals  # noqa: E402,F401
+from portal.blueprints.officer import calloff, caseload, exports, placement_form, referrals  # noqa: E402,F401

@@ -24,6 +24,7 @@ from portal.blueprints.provider import (  # noqa: E402,F401
     application,
     colleagues,
     documents,
+    exports,
     opportunities,
     placements,
     slas,
