@@ -466,7 +466,7 @@ def test_the_audit_trail_and_its_event_filter(page, user_factory):
     page.locator("#event").select_option(label="Sign-in failed")
     page.get_by_role("button", name="Apply filters").click()
     # htmx replaced the main content and the address bar follows (it encodes the space as %20, a form would as +).
-    expect(page).to_have_url(re.compile(r"/manager/audit\?event=sign-in(%20|\+)failed&actor=&date_from=&date_to=$"))
+    expect(page).to_have_url(re.compile(r"/manager/audit\?event=sign-in(%20|\+)failed&actor=&record=&date_from=&date_to=$"))
     expect(page.get_by_role("heading", level=2, name="1 event")).to_be_visible()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Sign-in failed")
