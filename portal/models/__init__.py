@@ -15,7 +15,7 @@ from portal.models.audit import AuditChainHead, AuditEvent
 from portal.models.base import Base
 from portal.models.dps import PA2023_DPS_CUTOFF, Arrangement, Lot, Regime
 from portal.models.mail import Notification, OutboxMessage
-from portal.models.oversight import Complaint, PerformanceMeeting
+from portal.models.oversight import Complaint, ErasureRequest, ErasureStatus, PerformanceMeeting
 from portal.models.placements import (
     AlertKind,
     AttendanceAlert,
@@ -92,6 +92,8 @@ from portal.models.vocabulary import Area, DeliveryMode, Need, OfstedGrade
 __all__ = [
     "AuditChainHead",
     "Complaint",
+    "ErasureRequest",
+    "ErasureStatus",
     "PerformanceMeeting",
     "KpiKind",
     "Sla",

@@ -63,6 +63,9 @@ class Child(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Set when the child's personal data was erased at the end of its retention period (portal.services.retention):
+    # the identity is replaced, the referrals, placements and figures stay.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
 
