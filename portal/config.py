@@ -80,6 +80,14 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
         # The Open Contracting ocid prefix ("ocds-" and six characters), registered with the Open Contracting
         # Partnership before award notices are published for real.
         "OCDS_PREFIX": env.get("OCDS_PREFIX", ""),
+        # Data retention (portal.services.retention): years each kind of record is kept. A child's record runs from
+        # the last placement's end or the last referral's close; a child with an EHC plan is kept at least until 25.
+        "RETENTION_CHILD_YEARS": int(env.get("RETENTION_CHILD_YEARS", "7")),
+        "RETENTION_SEND_UNTIL_AGE": int(env.get("RETENTION_SEND_UNTIL_AGE", "25")),
+        "RETENTION_AUDIT_YEARS": int(env.get("RETENTION_AUDIT_YEARS", "7")),
+        "RETENTION_OUTBOX_YEARS": int(env.get("RETENTION_OUTBOX_YEARS", "1")),
+        "RETENTION_NOTIFICATION_YEARS": int(env.get("RETENTION_NOTIFICATION_YEARS", "2")),
+        "RETENTION_REJECTED_APPLICATION_YEARS": int(env.get("RETENTION_REJECTED_APPLICATION_YEARS", "2")),
         # Rate limits: memory by default; a Redis URL shares the counts between app servers.
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),

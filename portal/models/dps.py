@@ -31,6 +31,8 @@ class Arrangement(Base):
     regime: Mapped[Regime] = mapped_column(str_enum(Regime))
     start_date: Mapped[date]
     end_date: Mapped[date]
+    # The arrangement this one succeeds (its lots and admitted providers were carried over from it).
+    predecessor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("arrangements.id"), index=True)
 
     lots: Mapped[list[Lot]] = relationship(back_populates="arrangement", order_by="Lot.number")
 
@@ -53,6 +55,8 @@ class Lot(Base):
     number: Mapped[int]
     title: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str] = mapped_column(sa.Text, default="")
+    # The predecessor arrangement's lot this one was carried over from (an SLA covering that lot covers this one).
+    carried_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lots.id"), index=True)
 
     arrangement: Mapped[Arrangement] = relationship(back_populates="lots")
 

@@ -185,6 +185,10 @@ class Admission(Base):
     removed_on: Mapped[date | None]
     removed_reason: Mapped[str] = mapped_column(sa.Text, default="")
     removed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # Carried over to a successor arrangement: the admission in the old lot it came from. Such an admission counts for
+    # eligibility only from the day the provider re-confirmed it (reconfirmed_on).
+    carried_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admissions.id"))
+    reconfirmed_on: Mapped[date | None]
 
     lot: Mapped["Lot"] = relationship(lazy="joined")  # noqa: F821
 

@@ -19,6 +19,8 @@ from portal.services import audit_chain  # noqa: F401  (chains every event as it
 class Events:
     """Every kind of event, as stored and as shown on the audit page."""
 
+    SUCCESSOR_ARRANGEMENT_SET_UP = "successor arrangement set up"
+    ADMISSIONS_RECONFIRMED = "admissions reconfirmed"
     SIGN_IN_SUCCEEDED = "sign-in succeeded"
     SIGN_IN_FAILED = "sign-in failed"
     ACCOUNT_LOCKED = "account locked"
@@ -104,6 +106,11 @@ class Events:
     # Provider accountability (portal.services.accountability).
     PERFORMANCE_MEETING_RECORDED = "performance meeting recorded"
     COMPLAINT_RECORDED = "complaint recorded"
+    # Data retention (portal.services.retention): erasing a child's personal data, and the subject access export.
+    ERASURE_REQUESTED = "erasure proposed"
+    ERASURE_APPROVED = "erasure approved and carried out"
+    ERASURE_REFUSED = "erasure refused"
+    SUBJECT_ACCESS_EXPORTED = "subject access export"
 
     @classmethod
     def all(cls) -> list[str]:

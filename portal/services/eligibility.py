@@ -27,12 +27,7 @@ from portal.services import slas
 
 
 def _admitted(lot_id: int, on_date: date):
-    return sa.exists().where(
-        Admission.provider_id == Provider.id,
-        Admission.lot_id == lot_id,
-        Admission.admitted_on <= on_date,
-        sa.or_(Admission.removed_on.is_(None), Admission.removed_on > on_date),
-    )
+    return sa.exists().where(Admission.provider_id == Provider.id, Admission.lot_id == lot_id, admission_in_force(on_date))
 
 
 def _suspended(lot_id: int, on_date: date):
@@ -139,6 +134,8 @@ def admission_in_force(on_date: date):
     return sa.and_(
         Admission.admitted_on <= on_date,
         sa.or_(Admission.removed_on.is_(None), Admission.removed_on > on_date),
+        # Carried over to a successor arrangement: in force once the provider has re-confirmed (services/arrangements).
+        sa.or_(Admission.carried_from_id.is_(None), Admission.reconfirmed_on <= on_date),
     )
 
 

@@ -470,6 +470,16 @@ def search_statement(filters: ReferralFilters, *, now: datetime) -> sa.Select:
 
 
 def all_lots() -> list[Lot]:
+    """The lots a new call-off may use today: the current arrangements' (a predecessor's lots drop out once its
+    successor has started; portal.services.arrangements)."""
+    from portal import clock
+    from portal.services import arrangements
+
+    return arrangements.current_lots(london_today(clock.now()))
+
+
+def every_lot() -> list[Lot]:
+    """Every lot, past arrangements' too (for filtering lists that hold history)."""
     return list(db.session.scalars(sa.select(Lot).options(joinedload(Lot.arrangement)).order_by(Lot.number)))
 
 
@@ -479,7 +489,7 @@ def filter_choices() -> dict[str, list]:
 
     return {
         "services": list(db.session.scalars(sa.select(CouncilService).order_by(CouncilService.name))),
-        "lots": all_lots(),
+        "lots": every_lot(),
         "officers": list(db.session.scalars(sa.select(User).where(User.role == Role.OFFICER).order_by(User.name))),
     }
 

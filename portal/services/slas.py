@@ -140,6 +140,21 @@ def expiring_soon(sla: Sla, today: date) -> bool:
 # --- In force: eligibility and the rate caps --------------------------------------------------------------------------
 
 
+def _covers(lot_id, on_date: date, arrangement) -> sa.ColumnElement:
+    """SQL: the SlaLot covers the lot on the date: the lot itself, until the SLA's arrangement's legal end, or the lot
+    it was carried over from (a successor arrangement's lot, portal.services.arrangements), until the successor's
+    legal end: a signed SLA keeps covering its lots once carried over, and is never edited."""
+    carried = aliased(Lot)
+    successor = aliased(Arrangement)
+    carried_cover = (
+        sa.select(carried.id)
+        .join(successor, successor.id == carried.arrangement_id)
+        .where(carried.id == lot_id, carried.carried_from_id == SlaLot.lot_id, legal_end_sql(successor) >= on_date)
+        .exists()
+    )
+    return sa.or_(sa.and_(SlaLot.lot_id == lot_id, legal_end_sql(arrangement) >= on_date), carried_cover)
+
+
 def in_force(provider_id, lot_id, on_date: date) -> sa.ColumnElement:
     """SQL: the provider has an SLA in force on the date covering the lot (``provider_id`` and ``lot_id`` may be
     columns, for correlated use in eligibility's queries)."""
@@ -151,9 +166,8 @@ def in_force(provider_id, lot_id, on_date: date) -> sa.ColumnElement:
         .join(arrangement, arrangement.id == Sla.arrangement_id)
         .where(
             Sla.provider_id == provider_id,
-            SlaLot.lot_id == lot_id,
+            _covers(lot_id, on_date, arrangement),
             Sla.starts_on <= on_date,
-            legal_end_sql(arrangement) >= on_date,
             sa.or_(
                 Sla.status == SlaStatus.APPROVED,
                 sa.and_(Sla.status == SlaStatus.TERMINATED, Sla.terminated_on >= on_date),
@@ -172,9 +186,8 @@ def sla_lot_in_force(provider_id: int, lot_id: int, on_date: date) -> SlaLot | N
         .join(arrangement, arrangement.id == Sla.arrangement_id)
         .where(
             Sla.provider_id == provider_id,
-            SlaLot.lot_id == lot_id,
+            _covers(lot_id, on_date, arrangement),
             Sla.starts_on <= on_date,
-            legal_end_sql(arrangement) >= on_date,
             sa.or_(
                 Sla.status == SlaStatus.APPROVED,
                 sa.and_(Sla.status == SlaStatus.TERMINATED, Sla.terminated_on >= on_date),

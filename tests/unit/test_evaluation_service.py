@@ -82,7 +82,7 @@ def _stored(referral_id: int) -> tuple[ReferralStatus, list[OfferStatus], int]:
 
 
 def _mail_to(user) -> list[OutboxMessage]:
-    return list(db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == user.email)))
+    return list(db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == user.email).order_by(OutboxMessage.id)))
 
 
 # ---- Scoring -------------------------------------------------------------------------------------------------------

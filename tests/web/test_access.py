@@ -120,6 +120,12 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     # OCDS award notices of a quarter's call-off awards: the manager only.
     "manager.award_notices": frozenset({MANAGER}),
     "manager.award_notices_json": frozenset({MANAGER}),
+    # Data retention (portal.blueprints.manager.retention).
+    "manager.retention": frozenset({MANAGER}),
+    "manager.propose_erasure": frozenset({MANAGER}),
+    "manager.erasure": frozenset({MANAGER}),
+    "manager.subject_access": frozenset({MANAGER}),
+    "manager.subject_access_json": frozenset({MANAGER}),
     # Joining the DPS, the manager's side: deciding applications, providers, lots (officers read providers through
     # the directory instead).
     "manager.applications": frozenset({MANAGER}),
@@ -203,6 +209,11 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "provider.slas": frozenset({PROVIDER}),
     "provider.accept_sla": frozenset({PROVIDER}),
     "provider.return_sla": frozenset({PROVIDER}),
+    # The arrangement and its successor (issue 8 item 7); a provider re-confirms only its own carried-over admissions.
+    "manager.arrangement": frozenset({MANAGER}),
+    "manager.new_successor": frozenset({MANAGER}),
+    "provider.reconfirmation": frozenset({PROVIDER}),
+    "provider.reconfirm": frozenset({PROVIDER}),
 }
 
 

@@ -11,12 +11,16 @@ bp = Blueprint("manager", __name__, url_prefix="/manager")
 @bp.get("/")
 @roles(Role.MANAGER)
 def home():
-    return render_template("manager/home.html")
+    from portal import clock
+    from portal.services import arrangements as arrangement_service
+
+    return render_template("manager/home.html", end_warning=arrangement_service.current_end_warning(clock.now()))
 
 
 from portal.blueprints.manager import (
     accountability,  # noqa: E402,F401  (registers its routes on bp)
     applications,  # noqa: E402,F401  (registers its routes on bp)
+    arrangements,  # noqa: E402,F401  (registers its routes on bp)
     audit,  # noqa: E402,F401  (registers its routes on bp)
     award_notices,  # noqa: E402,F401  (registers its routes on bp)
     exports,  # noqa: E402,F401  (registers its routes on bp)
@@ -26,6 +30,7 @@ from portal.blueprints.manager import (
     placements,  # noqa: E402,F401  (registers its routes on bp)
     providers,  # noqa: E402,F401  (registers its routes on bp)
     referrals,  # noqa: E402,F401  (registers its routes on bp)
+    retention,  # noqa: E402,F401  (registers its routes on bp)
     services,  # noqa: E402,F401  (registers its routes on bp)
     sla_terms,  # noqa: E402,F401  (registers its routes on bp)
     slas,  # noqa: E402,F401  (registers its routes on bp)

@@ -14,8 +14,11 @@ bp = Blueprint("provider", __name__, url_prefix="/provider")
 @bp.get("/")
 @roles(Role.PROVIDER)
 def home():
+    from portal.services import arrangements
+
     state = applications.provider_state(current_user.provider)
-    return render_template("provider/home.html", state=state, start_form=ActionForm())
+    waiting = arrangements.awaiting_reconfirmation(current_user.provider_id)
+    return render_template("provider/home.html", state=state, start_form=ActionForm(), reconfirm_waiting=waiting)
 
 
 # Each registers its routes on bp: colleagues, joining the DPS (the application, compliance documents), and the
@@ -27,5 +30,6 @@ from portal.blueprints.provider import (  # noqa: E402,F401
     exports,
     opportunities,
     placements,
+    reconfirm,
     slas,
 )
