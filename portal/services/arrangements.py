@@ -37,6 +37,7 @@ from portal.models import (
     PlacementStatus,
     Provider,
     Regime,
+    Suspension,
     User,
 )
 from portal.services import audit
@@ -316,6 +317,24 @@ def set_up_successor(
                 admitted_on=successor.start_date,
                 carried_from_id=old.id,
                 reconfirmed_on=None,
+            )
+        )
+    # A suspension from one old lot, not lifted and not over, holds in the lot carried from it too.
+    for old in db.session.scalars(
+        sa.select(Suspension).where(
+            Suspension.lot_id.in_(old_ids),
+            Suspension.lifted_at.is_(None),
+            sa.or_(Suspension.ends_on.is_(None), Suspension.ends_on >= today),
+        )
+    ):
+        db.session.add(
+            Suspension(
+                provider_id=old.provider_id,
+                lot_id=new_lot_by_old[old.lot_id].id,
+                starts_on=old.starts_on,
+                ends_on=old.ends_on,
+                reason=old.reason,
+                created_by_id=by.id,
             )
         )
     db.session.flush()

@@ -419,12 +419,12 @@ def _provider_rows(result: Page, today: date) -> Page:
 
 def filter_choices() -> dict[str, list]:
     """What the manager's filters offer: services, lots, providers with a placement, and officers (four SELECTs)."""
-    from portal.services.referrals import all_lots
+    from portal.services.referrals import every_lot
 
     with_placements = sa.select(Placement.provider_id).distinct()
     return {
         "services": list(db.session.scalars(sa.select(CouncilService).order_by(CouncilService.name))),
-        "lots": all_lots(),
+        "lots": every_lot(),
         "providers": list(
             db.session.scalars(sa.select(Provider).where(Provider.id.in_(with_placements)).order_by(Provider.name))
         ),

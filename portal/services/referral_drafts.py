@@ -371,11 +371,17 @@ def _weeks(value, errors: dict[str, str]) -> int | None:
 
 def check_provision(details: Provision, today: date) -> dict:
     errors: dict[str, str] = {}
+    from portal.services import arrangements
+
     lot = None
     if _text(details.lot_id).isdigit():
         lot = db.session.get(Lot, int(_text(details.lot_id)))
     if lot is None:
         errors["lot"] = "Select the lot"
+    elif lot not in arrangements.current_lots(today):
+        # A lot of an arrangement that has ended or been succeeded takes no new call-offs.
+        lot = None
+        errors["lot"] = "Select one of the lots of the current arrangement"
     hours = _hours(details.hours_per_week, errors)
     sessions = _text(details.sessions)
     if not sessions:

@@ -235,3 +235,39 @@ def test_no_warning_once_a_successor_is_set_up(world):
     arrangements.set_up_successor(dps.id, _details(), world["manager"], now=NOW)
     db.session.commit()
     assert end_warning(dps, date(2029, 1, 30)) is None
+
+
+def test_a_draft_can_name_only_a_lot_of_the_current_arrangement(world):
+    from portal.services import referral_drafts
+
+    lot1, _ = world["lots"]
+    successor = arrangements.set_up_successor(lot1.arrangement_id, _details(), world["manager"], now=NOW)
+    db.session.commit()
+    new_lot1 = db.session.scalar(sa.select(Lot).where(Lot.arrangement_id == successor.id, Lot.number == 1))
+
+    def lot_error(lot_id: int, day: date) -> str | None:
+        with pytest.raises(FieldErrors) as refused:  # the other fields are empty
+            referral_drafts.check_provision(referral_drafts.Provision(lot_id=str(lot_id)), day)
+        return refused.value.errors.get("lot")
+
+    assert lot_error(lot1.id, TODAY) is None
+    assert lot_error(new_lot1.id, TODAY) == "Select one of the lots of the current arrangement"
+    assert lot_error(lot1.id, date(2027, 9, 1)) == "Select one of the lots of the current arrangement"
+    assert lot_error(new_lot1.id, date(2027, 9, 1)) is None
+
+
+def test_a_suspension_from_an_old_lot_holds_in_the_lot_carried_from_it(world):
+    from tests.factories_dps import suspend
+
+    lot1, _ = world["lots"]
+    a, b, _ = world["providers"]
+    suspend(b, lot=lot1, starts_on=date(2026, 11, 1), ends_on=None)
+    successor = arrangements.set_up_successor(lot1.arrangement_id, _details(), world["manager"], now=NOW)
+    db.session.commit()
+    new_lot1 = db.session.scalar(sa.select(Lot).where(Lot.arrangement_id == successor.id, Lot.number == 1))
+    for provider in (a, b):
+        arrangements.reconfirm(provider.id, make_user("provider", provider=provider), now=NOW)
+    db.session.commit()
+    day = date(2027, 9, 6)
+    assert eligibility.standing(b, new_lot1, day).suspended is True
+    assert [p.name for p in eligibility.eligible_providers(new_lot1, day)] == ["Provider A"]
