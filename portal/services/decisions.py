@@ -167,10 +167,20 @@ class QueueRow:
 def queue(tab: QueueTab | str, *, today: date, page: int = 1, per_page: int = PER_PAGE) -> Page:
     """Applications waiting for a decision (overdue first, then by due date) or decided (newest first), a page of
     QueueRow at a time. Two statements: a COUNT, and one SELECT with the provider and the lots joined."""
+    statement = queue_statement(tab, today=today).options(
+        joinedload(Application.lots),  # each ApplicationLot's lot is joined by the model
+    )
+    result = paginate(statement, page=page, per_page=per_page)
+    rows = [QueueRow(application, clock(application.decision_due_on, today)) for application in result.items]
+    return replace(result, items=rows)
+
+
+def queue_statement(tab: QueueTab | str, *, today: date) -> sa.Select:
+    """The queue's SELECT of Application on a tab, in its order, with the provider joined (the caller chooses how the
+    lots are loaded: joined for a page, ``selectinload`` for a CSV read in batches)."""
     tab = QueueTab(tab)
     statement = sa.select(Application).options(
         joinedload(Application.provider).lazyload("*"),
-        joinedload(Application.lots),  # each ApplicationLot's lot is joined by the model
         lazyload(Application.answers),
     )
     if tab is QueueTab.WAITING:
@@ -186,9 +196,7 @@ def queue(tab: QueueTab | str, *, today: date, page: int = 1, per_page: int = PE
         statement = statement.where(Application.status == ApplicationStatus.DECIDED).order_by(
             Application.decided_at.desc(), Application.id.desc()
         )
-    result = paginate(statement, page=page, per_page=per_page)
-    rows = [QueueRow(application, clock(application.decision_due_on, today)) for application in result.items]
-    return replace(result, items=rows)
+    return statement
 
 
 # ---- One application -----------------------------------------------------------------------------------------------

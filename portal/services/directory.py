@@ -143,13 +143,17 @@ def _conditions(filters: DirectoryFilters, on_date: date) -> list:
 def search(filters: DirectoryFilters, *, on_date: date, page: int = 1, per_page: int = PER_PAGE) -> Page:
     """Providers with an admission in force on the date that match every filter, by name, a page at a time; each item
     is a DirectoryEntry. A page past the end is the last page."""
-    statement = (
-        sa.select(Provider).where(*_conditions(filters, on_date)).order_by(sa.func.lower(Provider.name), Provider.id)
-    )
-    found = paginate(statement, page=page, per_page=per_page)
+    found = paginate(search_statement(filters, on_date=on_date), page=page, per_page=per_page)
     admissions = eligibility.admissions_in_force([provider.id for provider in found.items], on_date)
     entries = [DirectoryEntry(provider=provider, admissions=admissions[provider.id]) for provider in found.items]
     return dataclasses.replace(found, items=entries)
+
+
+def search_statement(filters: DirectoryFilters, *, on_date: date) -> sa.Select:
+    """The SELECT of Provider the search pages (and its CSV reads whole): every filter, by name."""
+    return (
+        sa.select(Provider).where(*_conditions(filters, on_date)).order_by(sa.func.lower(Provider.name), Provider.id)
+    )
 
 
 # ---- One provider ---------------------------------------------------------------------------------------------------

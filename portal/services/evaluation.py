@@ -691,6 +691,17 @@ class QueueRow:
 def off_dps_queue(tab: QueueTab, *, page: int = 1, per_page: int = PER_PAGE) -> Page:
     """The manager's requests: waiting ones oldest first, or decided ones newest first. Two statements (the count
     and one SELECT joining the referral, its lot, service and officer, and who asked and decided)."""
+    result = paginate(off_dps_queue_statement(tab), page=page, per_page=per_page, rows=True)
+    return Page(
+        items=[QueueRow(request=row[0], decided_by_name=row[1]) for row in result.items],
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+    )
+
+
+def off_dps_queue_statement(tab: QueueTab) -> sa.Select:
+    """The queue's SELECT on a tab, in its order: rows of (OffDpsRequest, the decider's name)."""
     decider = aliased(User)
     statement = (
         sa.select(OffDpsRequest, decider.name)
@@ -710,10 +721,4 @@ def off_dps_queue(tab: QueueTab, *, page: int = 1, per_page: int = PER_PAGE) -> 
         statement = statement.where(OffDpsRequest.status != OffDpsStatus.PENDING).order_by(
             OffDpsRequest.decided_at.desc(), OffDpsRequest.id.desc()
         )
-    result = paginate(statement, page=page, per_page=per_page, rows=True)
-    return Page(
-        items=[QueueRow(request=row[0], decided_by_name=row[1]) for row in result.items],
-        total=result.total,
-        page=result.page,
-        per_page=result.per_page,
-    )
+    return statement

@@ -172,22 +172,7 @@ def feed(provider_id: int, *, now: datetime, closed: bool = False, page: int = 1
     """The referrals this provider is invited to and may make an offer on now (or, ``closed``, those it was invited
     to that have closed), newest invitation first. Two statements whatever the page holds: the count, and one SELECT
     joining the referral, its lot and needs, the provider's latest invitation and its offer in that round."""
-    invited = sa.and_(
-        Invitation.referral_id == Referral.id,
-        Invitation.provider_id == provider_id,
-        Invitation.round == _latest_round(provider_id),
-    )
-    own_offer = sa.and_(
-        Offer.referral_id == Referral.id, Offer.round == Invitation.round, Offer.provider_id == provider_id
-    )
-    statement = (
-        sa.select(Referral, Invitation, Offer.status)
-        .select_from(orm_join(Referral, Invitation, invited).outerjoin(Offer, own_offer))
-        # The lot and needs in the same SELECT; the aims are not shown in the feed, so not loaded.
-        .options(joinedload(Referral.lot), joinedload(Referral.needs), lazyload(Referral.aims))
-        .where(sa.not_(_open_for_offers(now)) if closed else _open_for_offers(now))
-        .order_by(Invitation.invited_at.desc(), Referral.id.desc())
-    )
+    statement = feed_statement(provider_id, now=now, closed=closed).options(joinedload(Referral.needs))
     result = paginate(statement, page=page, per_page=per_page, rows=True)
     return replace(
         result,
@@ -202,6 +187,28 @@ def feed(provider_id: int, *, now: datetime, closed: bool = False, page: int = 1
             for referral, invitation, status in result.items
         ],
     )
+
+
+def feed_statement(provider_id: int, *, now: datetime, closed: bool = False) -> sa.Select:
+    """The feed's SELECT of (Referral, Invitation, the provider's offer status), in its order, with the lot joined
+    (the caller chooses how the needs are loaded: joined for a page, ``selectinload`` for a CSV read in batches)."""
+    invited = sa.and_(
+        Invitation.referral_id == Referral.id,
+        Invitation.provider_id == provider_id,
+        Invitation.round == _latest_round(provider_id),
+    )
+    own_offer = sa.and_(
+        Offer.referral_id == Referral.id, Offer.round == Invitation.round, Offer.provider_id == provider_id
+    )
+    statement = (
+        sa.select(Referral, Invitation, Offer.status)
+        .select_from(orm_join(Referral, Invitation, invited).outerjoin(Offer, own_offer))
+        # The lot and needs in the same SELECT; the aims are not shown in the feed, so not loaded.
+        .options(joinedload(Referral.lot), lazyload(Referral.aims))
+        .where(sa.not_(_open_for_offers(now)) if closed else _open_for_offers(now))
+        .order_by(Invitation.invited_at.desc(), Referral.id.desc())
+    )
+    return statement
 
 
 # --- One referral, as the provider sees it --------------------------------------------------------------------------

@@ -539,6 +539,11 @@ def _queue_statement(tab: QueueTab, today: date) -> sa.Select:
     return statement.order_by(*by_provider)
 
 
+def queue_statement(tab: QueueTab | str, today: date) -> sa.Select:
+    """The SELECT of one tab of the manager's SLAs, in the list's order (the list pages it; the CSV reads it all)."""
+    return _queue_statement(QueueTab(tab), today)
+
+
 def row_for(sla: Sla, today: date) -> QueueRow:
     return QueueRow(
         sla=sla,

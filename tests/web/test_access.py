@@ -161,6 +161,13 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "manager.placements_csv": frozenset({MANAGER}),
     "provider.placements": frozenset({PROVIDER}),
     "provider.placements_csv": frozenset({PROVIDER}),
+    # More lists as CSV (tests/web/test_exports_more_web.py).
+    "manager.applications_csv": frozenset({MANAGER}),
+    "manager.off_dps_requests_csv": frozenset({MANAGER}),
+    "manager.slas_csv": frozenset({MANAGER}),
+    "manager.services_csv": frozenset({MANAGER}),
+    "provider.opportunities_csv": frozenset({PROVIDER}),
+    "directory.index_csv": frozenset({OFFICER, MANAGER}),
     # Attendance: everyone who may see the placement reads the week (404 for the others); only the provider's users
     # record (403 from the route for officers and the manager, tested per object in tests/web/test_attendance_web.py).
     "placements.attendance": frozenset({OFFICER, PROVIDER, MANAGER}),

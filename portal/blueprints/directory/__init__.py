@@ -72,3 +72,6 @@ def application(application_id: int):
     except NotFound:
         abort(404)
     return render_template("directory/application.html", view=record)
+
+
+from portal.blueprints.directory import exports  # noqa: E402,F401  (registers its routes on bp)

@@ -24,6 +24,7 @@ from portal.blueprints.manager import (
     audit,  # noqa: E402,F401  (registers its routes on bp)
     award_notices,  # noqa: E402,F401  (registers its routes on bp)
     exports,  # noqa: E402,F401  (registers its routes on bp)
+    exports_more,  # noqa: E402,F401  (registers its routes on bp)
     lots,  # noqa: E402,F401  (registers its routes on bp)
     off_dps,  # noqa: E402,F401  (registers its routes on bp)
     oversight,  # noqa: E402,F401  (registers its routes on bp)

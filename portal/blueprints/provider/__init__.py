@@ -28,6 +28,7 @@ from portal.blueprints.provider import (  # noqa: E402,F401
     colleagues,
     documents,
     exports,
+    exports_more,
     opportunities,
     placements,
     reconfirm,
