@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 DEV_ENV := PORTAL_ENV=development
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev chromium migrate seed frontend clean
+.PHONY: run test install install-dev chromium migrate seed frontend clean bench wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,24 @@ chromium:
 	fi
 
 test: install-dev chromium
-	$(BIN)/ruff check portal tests migrations/env.py
+	$(BIN)/ruff check portal tests bench migrations/env.py
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The load benchmark (bench/README.md): the portal and a bare baseline under gunicorn on PostgreSQL, driven by
+# Debian's wrk (installed when missing and root). Not part of `make test`.
+SIZE ?= S
+DURATION ?= 20
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else \
+			echo "The benchmark needs wrk: sudo apt-get install -y wrk" >&2; exit 1; \
+		fi; \
+	fi
+
+bench: install wrk
+	$(BIN)/python -m bench.run --size $(SIZE) --duration $(DURATION)
 
 # Rebuild the vendored GOV.UK Frontend, htmx and axe-core files (needs npm; the built files are committed).
 frontend:

@@ -22,11 +22,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from portal.errors import init_error_pages
     from portal.formatting import init_formatting
+    from portal.instrumentation import init_instrumentation
     from portal.security import init_security_headers
 
     init_error_pages(app)
     init_formatting(app)
     init_security_headers(app)
+    init_instrumentation(app)
 
     from portal.cli import register_cli
 
@@ -81,6 +83,9 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    from portal.services import cache
+
+    cache.init_app(app)  # the dashboard's cache: Redis when the rate limits use it
 
     login_manager.init_app(app)
     init_login_manager(login_manager)

@@ -42,6 +42,42 @@ def seed_demo_command(force: bool, small: bool) -> None:
     )
 
 
+@seed_cli.command("scale")
+@click.option("--size", "size_name", type=click.Choice(["S", "M", "L"]), required=True, help="S, M or L (see the README).")
+@click.option("--seed", default=2026, show_default=True, help="The random seed: the same seed writes the same rows.")
+@click.option("--force", is_flag=True, help="Seed even outside development (never on a live council system).")
+def seed_scale_command(size_name: str, seed: int, force: bool) -> None:
+    """Load a large, realistic data set for measuring performance, into a database with no providers yet."""
+    import time
+
+    from portal.services import scale_seed
+
+    if current_app.config["PORTAL_ENV"] != "development" and not force:
+        _fail("scale data has known passwords; it is seeded only when PORTAL_ENV=development (or with --force)")
+    size = scale_seed.SIZES[size_name]
+    started = time.monotonic()
+    with click.progressbar(length=size.referrals, label=f"Size {size_name}: referrals", file=sys.stderr) as bar:
+        shown = 0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal shown
+            bar.update(done - shown)
+            shown = done
+
+        try:
+            counts = scale_seed.generate(size, seed=seed, progress=progress)
+        except scale_seed.AlreadyHasData as error:
+            db.session.rollback()
+            _fail(str(error))
+    for table, count in counts.items():
+        click.echo(f"  {table:<28} {count:>10,}")
+    click.echo(f"{sum(counts.values()):,} rows in {time.monotonic() - started:.1f} s (size {size_name}, seed {seed})")
+    click.echo(
+        f"Sign in as {scale_seed.MANAGER_EMAIL}, officer1@scale.invalid or provider1@scale.invalid with the password "
+        f"{scale_seed.SCALE_PASSWORD} (two-factor key {scale_seed.SCALE_TOTP_SECRET})"
+    )
+
+
 @seed_cli.command("code")
 def demo_code_command() -> None:
     """Print the current two-factor code of the demo managers and providers (development only)."""

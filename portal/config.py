@@ -103,6 +103,8 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
         # Words shown in the page header and footer.
         "COUNCIL_NAME": env.get("COUNCIL_NAME", "London Borough of Hillingdon"),
         "SERVICE_NAME": "Alternative provision commissioning",
+        # The load benchmark's instrumentation (portal.instrumentation): X-SQL-Statements on every response.
+        "SQL_STATEMENT_HEADER": _bool(env.get("SQL_STATEMENT_HEADER"), default=False),
     }
     if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
         # psycopg 3 is the driver we ship; a plain postgresql:// URL would ask for psycopg2.

@@ -56,6 +56,11 @@ def _load_user(token: str) -> User | None:
     if user is None:
         g.session_ended_because = ended_because
         session.pop("_user_id", None)
+    else:
+        # Read with the session (see sessions.load_session); marking notifications read pops it from g.
+        unread = getattr(user.current_session, "unread_notifications", None)
+        if unread is not None:
+            g.unread_notification_count = unread
     return user
 
 

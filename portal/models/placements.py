@@ -107,7 +107,8 @@ class Placement(Base):
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     # What is provided, prefilled from the awarded offer.
-    start_date: Mapped[date]
+    # Indexed for the oversight figures of the placements started in a period.
+    start_date: Mapped[date] = mapped_column(index=True)
     planned_end_date: Mapped[date]
     hours_per_week: Mapped[Decimal] = mapped_column(sa.Numeric(4, 1))
     # In words ("Monday to Friday, 9am to 12pm"), and the sessions the child is expected at, which attendance
@@ -144,8 +145,8 @@ class Placement(Base):
     # Why a second placement runs alongside one already active for the child.
     concurrent_reason: Mapped[str] = mapped_column(sa.Text, default="")
 
-    # The end.
-    ended_on: Mapped[date | None]
+    # The end. Indexed for the oversight figures of the placements ended in a period.
+    ended_on: Mapped[date | None] = mapped_column(index=True)
     end_reason: Mapped[str] = mapped_column(sa.Text, default="")
     destination: Mapped[Destination | None] = mapped_column(str_enum(Destination))
     ended_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
@@ -207,7 +208,9 @@ class AttendanceMark(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id"))
-    day: Mapped[date]
+    # Indexed on its own (the unique constraint leads with the placement) for the reads of every placement's marks
+    # over some days: the caseload's 28-day attendance, the oversight attendance, today's marks for the alerts.
+    day: Mapped[date] = mapped_column(index=True)
     session: Mapped[str] = mapped_column(sa.String(2))
     code: Mapped[str] = mapped_column(sa.String(2))
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))

@@ -92,6 +92,8 @@ class Referral(Base):
         sa.CheckConstraint("hours_per_week > 0 AND hours_per_week <= 40", name="hours_per_week_range"),
         sa.CheckConstraint("duration_weeks > 0", name="duration_positive"),
         sa.CheckConstraint("round >= 0", name="round_not_negative"),
+        # The referral lists' order (newest first, a page at a time): the first page without sorting every referral.
+        sa.Index("ix_referrals_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,7 +121,8 @@ class Referral(Base):
 
     # Fixed at publishing.
     round: Mapped[int] = mapped_column(default=0, server_default="0")
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed, as awarded_at is, for the oversight figures of the referrals published (awarded) in a period.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     deadline_reason: Mapped[str] = mapped_column(sa.Text, default="")
     quality_weight: Mapped[int] = mapped_column(default=70, server_default="70")
@@ -129,7 +132,7 @@ class Referral(Base):
 
     # The end: an award (the winning offer has status "awarded"), a withdrawal or commissioning off the DPS.
     award_rationale: Mapped[str] = mapped_column(sa.Text, default="")
-    awarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    awarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     awarded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawal_reason: Mapped[str] = mapped_column(sa.Text, default="")

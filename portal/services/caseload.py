@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, contains_eager, raiseload
+from sqlalchemy.orm import aliased, contains_eager, lazyload, raiseload
 
 from portal import clock
 from portal.extensions import db
@@ -417,16 +417,27 @@ def _provider_rows(result: Page, today: date) -> Page:
     return replace(result, items=rows)
 
 
-def filter_choices() -> dict[str, list]:
-    """What the manager's filters offer: services, lots, providers with a placement, and officers (four SELECTs)."""
+def filter_choices(*, officers: bool = True) -> dict[str, list]:
+    """What the manager's filters offer: services, lots, providers with a placement, and officers (four SELECTs;
+    three with ``officers=False``, for the oversight dashboard, which has no officer filter)."""
     from portal.services.referrals import every_lot
 
     with_placements = sa.select(Placement.provider_id).distinct()
-    return {
+    choices = {
         "services": list(db.session.scalars(sa.select(CouncilService).order_by(CouncilService.name))),
         "lots": every_lot(),
         "providers": list(
-            db.session.scalars(sa.select(Provider).where(Provider.id.in_(with_placements)).order_by(Provider.name))
+            db.session.scalars(
+                # Only names are shown: not the profile lists (lazy="selectin"), four SELECTs saved.
+                sa.select(Provider)
+                .options(lazyload("*"))
+                .where(Provider.id.in_(with_placements))
+                .order_by(Provider.name)
+            )
         ),
-        "officers": list(db.session.scalars(sa.select(User).where(User.role == Role.OFFICER).order_by(User.name))),
     }
+    if officers:
+        choices["officers"] = list(
+            db.session.scalars(sa.select(User).where(User.role == Role.OFFICER).order_by(User.name))
+        )
+    return choices

@@ -1,7 +1,7 @@
 """The AP directory: the providers admitted to the DPS, as officers and the manager search and read them.
 
 A page of results is a fixed number of statements whatever the number of providers: one COUNT, one SELECT of the
-providers, one SELECT per profile list (needs, delivery modes, areas, sites: lazy="selectin" on Provider), and one
+providers, one SELECT of their needs, areas and delivery modes (profile_codes), and one
 SELECT of the page's admissions in force with their lots and whether each is suspended or non-compliant (the rules
 of portal.services.eligibility, which stays the one place that decides eligibility).
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 
 from portal.extensions import db
 from portal.models import (
@@ -83,6 +84,23 @@ class DirectoryEntry(_Offer):
 
     provider: Provider
     admissions: list[AdmissionStanding]
+    # The needs, areas and delivery modes as search() reads them for a page in one SELECT (profile_codes); None: read
+    # them from the provider's own lists.
+    codes: dict[str, set[str]] | None = None
+
+    @property
+    def needs(self) -> list[Need]:
+        return super().needs if self.codes is None else in_order(self.codes["need"], Need)
+
+    @property
+    def areas(self) -> list[Area]:
+        return super().areas if self.codes is None else in_order(self.codes["area"], Area)
+
+    @property
+    def delivery_modes(self) -> list[DeliveryMode]:
+        if self.codes is None:
+            return super().delivery_modes
+        return in_order(self.codes["mode"], DeliveryMode)
 
     @property
     def lots(self) -> list[Lot]:
@@ -143,10 +161,42 @@ def _conditions(filters: DirectoryFilters, on_date: date) -> list:
 def search(filters: DirectoryFilters, *, on_date: date, page: int = 1, per_page: int = PER_PAGE) -> Page:
     """Providers with an admission in force on the date that match every filter, by name, a page at a time; each item
     is a DirectoryEntry. A page past the end is the last page."""
-    found = paginate(search_statement(filters, on_date=on_date), page=page, per_page=per_page)
-    admissions = eligibility.admissions_in_force([provider.id for provider in found.items], on_date)
-    entries = [DirectoryEntry(provider=provider, admissions=admissions[provider.id]) for provider in found.items]
+    # The profile lists are read below in one SELECT for the page, not one per list (lazy="selectin" on Provider).
+    statement = search_statement(filters, on_date=on_date).options(
+        lazyload(Provider.needs), lazyload(Provider.areas), lazyload(Provider.delivery_modes), lazyload(Provider.sites)
+    )
+    found = paginate(statement, page=page, per_page=per_page)
+    ids = [provider.id for provider in found.items]
+    admissions = eligibility.admissions_in_force(ids, on_date)
+    codes = profile_codes(ids)
+    entries = [
+        DirectoryEntry(provider=provider, admissions=admissions[provider.id], codes=codes[provider.id])
+        for provider in found.items
+    ]
     return dataclasses.replace(found, items=entries)
+
+
+def profile_codes(provider_ids: list[int]) -> dict[int, dict[str, set[str]]]:
+    """The needs, areas and delivery modes of these providers, in one SELECT (a UNION ALL of the three lists):
+    {provider id: {"need": {...}, "area": {...}, "mode": {...}}}, the codes as stored (the vocabularies' values)."""
+    found = {provider_id: {"need": set(), "area": set(), "mode": set()} for provider_id in provider_ids}
+    if not provider_ids:
+        return found
+    lists = [
+        (ProviderNeed, ProviderNeed.need, "need"),
+        (ProviderArea, ProviderArea.area, "area"),
+        (ProviderDeliveryMode, ProviderDeliveryMode.mode, "mode"),
+    ]
+    union = sa.union_all(
+        *(
+            sa.select(model.provider_id, sa.literal(kind).label("kind"), sa.cast(column, sa.String).label("code"))
+            .where(model.provider_id.in_(provider_ids))
+            for model, column, kind in lists
+        )
+    )
+    for provider_id, kind, code in db.session.execute(union):
+        found[provider_id][kind].add(code)
+    return found
 
 
 def search_statement(filters: DirectoryFilters, *, on_date: date) -> sa.Select:

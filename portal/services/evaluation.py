@@ -15,7 +15,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.extensions import db
@@ -131,20 +131,28 @@ class LiveView:
 
 
 def rounds_of(referral: Referral) -> dict[int, RoundView]:
-    """Every round's invitations (with each provider's response) and offers: two SELECTs, plus one each for the
-    offers' scores and aim responses, whatever the number of rows."""
+    """Every round's invitations (with each provider's response) and offers (with their scores, joined): two SELECTs,
+    whatever the number of rows. The offers' aim responses are not read: the list does not show them."""
     invitations = db.session.scalars(
         sa.select(Invitation)
         .options(joinedload(Invitation.provider).lazyload("*"))
         .where(Invitation.referral_id == referral.id)
         .order_by(Invitation.round, Invitation.id)
     ).all()
-    offers = db.session.scalars(
-        sa.select(Offer)
-        .options(joinedload(Offer.provider).lazyload("*"))
-        .where(Offer.referral_id == referral.id)
-        .order_by(Offer.round, Offer.submitted_at, Offer.id)
-    ).all()
+    offers = (
+        db.session.scalars(
+            sa.select(Offer)
+            .options(
+                joinedload(Offer.provider).lazyload("*"),
+                joinedload(Offer.scores),
+                lazyload(Offer.aim_responses),
+            )
+            .where(Offer.referral_id == referral.id)
+            .order_by(Offer.round, Offer.submitted_at, Offer.id)
+        )
+        .unique()
+        .all()
+    )
     by_provider = {(offer.round, offer.provider_id): offer for offer in offers}
     numbers = sorted({i.round for i in invitations} | {o.round for o in offers})
     found = {}
@@ -161,10 +169,23 @@ def rounds_of(referral: Referral) -> dict[int, RoundView]:
     return found
 
 
+def _awaiting_answers(current: RoundView) -> bool:
+    """referrals.awaiting_answers() worked out from the rows already read: an invited provider of the current round
+    has neither declined nor a live (submitted) offer."""
+    return any(
+        row.invitation.declined_at is None
+        and not any(
+            offer.provider_id == row.invitation.provider_id and offer.status is OfferStatus.SUBMITTED
+            for offer in current.offers
+        )
+        for row in current.invitations
+    )
+
+
 def live_view(referral: Referral, now: datetime) -> LiveView:
-    stage = referrals.stage_of(referral, now)
     rounds = rounds_of(referral)
     current = rounds.get(referral.round, RoundView(number=referral.round, invitations=[], offers=[]))
+    stage = referrals.stage_of(referral, now, awaiting=_awaiting_answers(current))
     ranking: list[scoring.Result] = []
     awarded = next((o for o in current.offers if o.status is OfferStatus.AWARDED), None)
     if stage in (Stage.EVALUATING, Stage.AWARDED):

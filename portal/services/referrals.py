@@ -96,12 +96,18 @@ def stage_condition(stage: Stage, now: datetime):
     return Referral.status == ReferralStatus(stage.value)
 
 
-def stage_of(referral: Referral, now: datetime) -> Stage:
+def stage_of(referral: Referral, now: datetime, *, awaiting: bool | None = None) -> Stage:
+    """``awaiting``: whether awaiting_answers() holds, when the caller has worked it out from rows it read already
+    (the live view); otherwise one SELECT asks the database."""
     if referral.status is not ReferralStatus.OPEN:
         return Stage(referral.status.value)
     if referral.deadline is not None and now >= referral.deadline:
         return Stage.EVALUATING
-    waiting = db.session.scalar(sa.select(awaiting_answers()).select_from(Referral).where(Referral.id == referral.id))
+    waiting = awaiting
+    if waiting is None:
+        waiting = db.session.scalar(
+            sa.select(awaiting_answers()).select_from(Referral).where(Referral.id == referral.id)
+        )
     return Stage.OPEN if waiting else Stage.EVALUATING
 
 
@@ -173,8 +179,18 @@ def check_version(referral: Referral, version: int | None) -> None:
         )
 
 
-def get_referral(referral_id: int) -> Referral:
-    referral = db.session.get(Referral, referral_id, options=[joinedload(Referral.lot), joinedload(Referral.service)])
+def get_referral(referral_id: int, *, with_child: bool = False) -> Referral:
+    """The referral with its lot, service, needs and aims in one SELECT; ``with_child`` joins the child's record too,
+    for a page that shows it (children.read_child then finds it loaded, and still records the read)."""
+    options = [
+        joinedload(Referral.lot),
+        joinedload(Referral.service),
+        joinedload(Referral.needs),
+        joinedload(Referral.aims),
+    ]
+    if with_child:
+        options.append(joinedload(Referral.child))
+    referral = db.session.get(Referral, referral_id, options=options)
     if referral is None:
         raise NotFound("There is no such referral")
     return referral

@@ -36,6 +36,9 @@ def default_next_review(anchor: date) -> date:
             due = max(max(earlier), anchor + timedelta(days=1))
     while due.weekday() >= 5:
         due -= timedelta(days=1)
+    # Stepping back off a weekend must not land on the anchor itself (a Friday anchor with a holiday next day).
+    while due <= anchor or due.weekday() >= 5:
+        due += timedelta(days=1)
     return due
 
 

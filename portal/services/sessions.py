@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
-from portal.models import User, UserSession
+from portal.models import Notification, User, UserSession
 from portal.models.base import utcnow
 from portal.services import audit
 from portal.services.audit import Events
@@ -45,11 +45,22 @@ def load_session(
     """
     if not token:
         return None, None
-    session = db.session.scalar(
-        sa.select(UserSession).options(joinedload(UserSession.user)).where(UserSession.token == token)
+    # The unread notifications (the bell every page shows) come in the same SELECT, saving each page a statement.
+    unread = (
+        sa.select(sa.func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == UserSession.user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
     )
-    if session is None:
+    row = db.session.execute(
+        sa.select(UserSession, unread)
+        # A provider user's provider comes joined, without its profile lists (lazy="selectin"): few pages read them.
+        .options(joinedload(UserSession.user).joinedload(User.provider).lazyload("*"))
+        .where(UserSession.token == token)
+    ).first()
+    if row is None:
         return None, None
+    session, session.unread_notifications = row
     if session.ended_at is not None:
         return None, session.ended_reason
     now = utcnow()

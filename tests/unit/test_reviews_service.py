@@ -317,3 +317,12 @@ def test_a_review_at_a_weekend_moves_back_to_the_friday(app_context):
     # No term dates: six weeks after Saturday 9 January is Saturday 20 February.
     assert review_schedule.default_next_review(date(2027, 1, 9)) == date(2027, 2, 19)
     assert review_schedule.default_next_review(date(2027, 1, 10)) == date(2027, 2, 19)
+
+
+def test_a_review_never_falls_on_or_before_its_anchor(app_context):
+    # A review on the summer term's last day (a Friday): six weeks on is the holiday, the half term before it ends on
+    # the anchor itself, and stepping back off the Saturday used to land on the anchor.
+    db.session.add(HalfTerm(academic_year="2026/27", position=6, starts_on=date(2027, 6, 7), ends_on=date(2027, 7, 16)))
+    db.session.commit()
+    due = review_schedule.default_next_review(date(2027, 7, 16))
+    assert due > date(2027, 7, 16) and due.weekday() < 5

@@ -107,7 +107,7 @@ def _filters(form: OversightFilterForm, today) -> oversight.Filters | None:
 
 
 def _form():
-    form = OversightFilterForm(formdata=request.args or None, choices=caseload.filter_choices())
+    form = OversightFilterForm(formdata=request.args or None, choices=caseload.filter_choices(officers=False))
     if not request.args:
         form.period.data = PeriodKind.TERM
     return form

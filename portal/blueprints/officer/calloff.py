@@ -136,11 +136,16 @@ def show_error(form: FlaskForm, error: DomainError, default_field: str, *, besid
 # ---- The referral page (shared with the manager's read-only copy) --------------------------------------------------
 
 
-def _referral_or_404(referral_id: int) -> Referral:
+def _referral_or_404(referral_id: int, *, with_child: bool = False) -> Referral:
     try:
-        return referrals.get_referral(referral_id)
+        return referrals.get_referral(referral_id, with_child=with_child)
     except NotFound:
         abort(404)
+
+
+def _live_section_only() -> bool:
+    """Whether this request gets the live section alone (htmx, or htmx polling it), not the whole page."""
+    return bool(htmx) and not htmx.history_restore_request and (request.method == "POST" or htmx.target == LIVE_ID)
 
 
 def award_form(view: evaluation.LiveView, formdata=None) -> AwardForm:
@@ -189,7 +194,7 @@ def referral_page(
         "withdraw_url": None if manager else url_for("officer.withdraw_referral", referral_id=referral.id),
         "criteria": scoring.criteria(referral),
     }
-    if htmx and not htmx.history_restore_request and (request.method == "POST" or htmx.target == LIVE_ID):
+    if _live_section_only():
         return render_template("officer/partials/referral_offers.html", oob=True, **context), status, VARY
     child = children.read_child(
         referral, current_user, ip=client_ip(), purpose="manager oversight" if manager else "referral page"
@@ -210,7 +215,8 @@ def referral_page(
 @bp.get("/referrals/<int:referral_id>")
 @roles(Role.OFFICER)
 def referral(referral_id: int):
-    found = _referral_or_404(referral_id)
+    # The whole page shows the child: read the record with the referral (the live section never reads it).
+    found = _referral_or_404(referral_id, with_child=not _live_section_only())
     if found.status is ReferralStatus.DRAFT:
         return redirect(url_for("officer.referral_draft", referral_id=referral_id))
     return referral_page(found)
