@@ -249,7 +249,7 @@ def seed(now: datetime) -> None:
 # ---- Reference data -------------------------------------------------------------------------------------------
 
 
-def _half_terms(first_year: int) -> list[tuple[int, date, date]]:
+def typical_half_terms(first_year: int) -> list[tuple[int, date, date]]:
     """Typical English term dates for the academic year starting in September of ``first_year``."""
     second = first_year + 1
     return [
@@ -269,7 +269,7 @@ def _seed_term_dates(start: date, today: date) -> None:
             continue
         if db.session.scalar(sa.select(sa.exists().where(HalfTerm.academic_year == year))):
             continue
-        for position, starts_on, ends_on in _half_terms(first_year):
+        for position, starts_on, ends_on in typical_half_terms(first_year):
             db.session.add(HalfTerm(academic_year=year, position=position, starts_on=starts_on, ends_on=ends_on))
 
 

@@ -54,6 +54,7 @@ from portal.services.demo_oversight import (
     PROFILES,
     SCHOOLS,
     SET_UPS,
+    typical_half_terms,
 )
 from portal.services.demo_sla import CAPS
 from portal.services.offers import expected_total
@@ -160,18 +161,6 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, clock_time(hour, minute), tzinfo=LONDON).astimezone(UTC)
 
 
-def _half_terms(first_year: int) -> list[tuple[int, date, date]]:
-    second = first_year + 1
-    return [
-        (1, date(first_year, 9, 3), date(first_year, 10, 23)),
-        (2, date(first_year, 11, 3), date(first_year, 12, 19)),
-        (3, date(second, 1, 5), date(second, 2, 13)),
-        (4, date(second, 2, 23), date(second, 3, 27)),
-        (5, date(second, 4, 13), date(second, 5, 22)),
-        (6, date(second, 6, 1), date(second, 7, 21)),
-    ]
-
-
 @dataclass
 class Calendar:
     """The half terms written, the school days they give (weekdays in term, bank holidays out), in order."""
@@ -181,7 +170,7 @@ class Calendar:
 
     @classmethod
     def build(cls, first_year: int, last_year: int) -> Calendar:
-        terms = [(s, e) for year in range(first_year, last_year + 1) for _, s, e in _half_terms(year)]
+        terms = [(s, e) for year in range(first_year, last_year + 1) for _, s, e in typical_half_terms(year)]
         days = []
         for starts, ends in terms:
             day = starts
@@ -374,7 +363,7 @@ def _reference(run: _Run) -> None:
               dsl_role="Designated Safeguarding Lead", dsl_email=f"dsl.{service_id}@scale.invalid",
               dsl_phone="01895 250400")  # fmt: skip
     for first_year in range(run.dps_start.year - 1, today.year + 1):
-        for position, starts_on, ends_on in _half_terms(first_year):
+        for position, starts_on, ends_on in typical_half_terms(first_year):
             w.put("half_terms", id=w.next_id("half_terms"), academic_year=f"{first_year}/{(first_year + 1) % 100:02d}",
                   position=position, starts_on=starts_on, ends_on=ends_on)  # fmt: skip
     run.document_types = list(db.session.execute(sa.select(DocumentType.id, DocumentType.code, DocumentType.has_expiry,
