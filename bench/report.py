@@ -12,6 +12,9 @@ MAX_FRAGMENT_SHARE = 0.20
 MAX_WORKER_RSS_MB = 200.0
 
 DASHBOARD = "oversight dashboard"
+# Rows judged on their size against their page's: the htmx fragment, and (for the two fragments htmx polls) the poll
+# that finds nothing new, answered 304.
+FRAGMENTS = ("fragment", "poll")
 
 
 def p95_limit(page: str) -> float:
@@ -37,8 +40,8 @@ def row_from_wrk(page: str, variant: str, wrk: dict, *, statements: int | None, 
 
 
 def check(row: dict, *, baseline_rps: float, page_bytes: int | None = None) -> list[str]:
-    """What this row misses of the targets, as short phrases (empty: it passes). A fragment row is also judged on
-    its size against its page's (``page_bytes``)."""
+    """What this row misses of the targets, as short phrases (empty: it passes). A fragment or poll row is also judged
+    on its size against its page's (``page_bytes``)."""
     misses = []
     limit = p95_limit(row["page"])
     if row["p95_ms"] > limit:
@@ -51,7 +54,7 @@ def check(row: dict, *, baseline_rps: float, page_bytes: int | None = None) -> l
         misses.append(f"{row['statements']} statements > {MAX_STATEMENTS}")
     if row["errors"]:
         misses.append(f"{row['errors']} errors")
-    if row["variant"] == "fragment" and page_bytes and row["bytes"] is not None:
+    if row["variant"] in FRAGMENTS and page_bytes and row["bytes"] is not None:
         share = row["bytes"] / page_bytes
         if share > MAX_FRAGMENT_SHARE:
             misses.append(f"fragment {share:.0%} of page > {MAX_FRAGMENT_SHARE:.0%}")
@@ -63,7 +66,7 @@ def judge(rows: list[dict], baseline_rps: float) -> list[dict]:
     page_bytes = {row["page"]: row["bytes"] for row in rows if row["variant"] == "page"}
     judged = []
     for row in rows:
-        own_page_bytes = page_bytes.get(row["page"]) if row["variant"] == "fragment" else None
+        own_page_bytes = page_bytes.get(row["page"]) if row["variant"] in FRAGMENTS else None
         misses = check(row, baseline_rps=baseline_rps, page_bytes=own_page_bytes)
         judged.append(
             {

@@ -47,6 +47,7 @@ def init_security_headers(app: Flask) -> None:
         if app.config["HSTS_ENABLED"]:
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if request.endpoint != "static":
-            # Pages may hold a child's details: no browser or proxy keeps a copy.
-            headers["Cache-Control"] = "no-store"
+            # Pages may hold a child's details: no browser or proxy keeps a copy (unless the route chose, as the
+            # polled fragments do through portal.web.revalidated, which never show a child).
+            headers.setdefault("Cache-Control", "no-store")
         return response

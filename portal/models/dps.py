@@ -44,6 +44,10 @@ class Arrangement(Base):
         return self.end_date
 
 
+def lot_label(number: int, title: str) -> str:
+    return f"Lot {number}: {title}"
+
+
 class Lot(Base):
     """A category of provision. Lots are data: a council may rename them or add more."""
 
@@ -62,4 +66,4 @@ class Lot(Base):
 
     @property
     def label(self) -> str:
-        return f"Lot {self.number}: {self.title}"
+        return lot_label(self.number, self.title)

@@ -49,6 +49,12 @@ def test_a_fragment_is_judged_on_its_share_of_its_page():
     assert judged[0]["baseline_ratio"] == 0.67
 
 
+def test_a_poll_answered_304_is_judged_on_its_share_of_its_page_too():
+    judged = report.judge([_row(bytes=20_000), _row(variant="poll", bytes=0), _row(variant="poll", bytes=5_000)], 300)
+    assert [row["fragment_share"] for row in judged] == [None, 0.0, 0.25]
+    assert judged[2]["misses"] == ["fragment 25% of page > 20%"]
+
+
 def test_worker_memory_over_the_limit_is_reported():
     assert report.memory_misses({"portal": 120.0, "baseline": 50.0}) == []
     assert report.memory_misses({"portal": 201.5}) == ["portal worker 201.5 MB > 200 MB"]

@@ -25,7 +25,7 @@ from portal.services import children, evaluation, referrals, scoring
 from portal.services.errors import Conflict, DomainError, FieldErrors, IllegalTransition, NotAllowed, NotFound
 from portal.services.evaluation import COMMENT_MAX, RATIONALE_MAX, REASON_MAX, SCORE_LABELS, ScoreEntry, field_name
 from portal.services.referrals import Action, Stage
-from portal.web import client_ip
+from portal.web import client_ip, revalidated
 
 # The live section of the referral page: htmx polls it (HX-Target is this id) while offers are coming in.
 LIVE_ID = "referral-offers"
@@ -195,7 +195,10 @@ def referral_page(
         "criteria": scoring.criteria(referral),
     }
     if _live_section_only():
-        return render_template("officer/partials/referral_offers.html", oob=True, **context), status, VARY
+        section = render_template("officer/partials/referral_offers.html", oob=True, **context)
+        if request.method == "GET" and status == 200:
+            return revalidated(section, VARY)
+        return section, status, VARY
     child = children.read_child(
         referral, current_user, ip=client_ip(), purpose="manager oversight" if manager else "referral page"
     )

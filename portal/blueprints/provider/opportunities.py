@@ -31,7 +31,7 @@ from portal.pagination import govuk_pagination
 from portal.services import children, offers, referrals
 from portal.services.errors import Conflict, DomainError, FieldErrors, IllegalTransition, NotFound
 from portal.services.offers import Opportunity, Outcome
-from portal.web import client_ip
+from portal.web import client_ip, revalidated
 
 RESULTS_ID = "opportunity-results"
 POLL_SECONDS = 15
@@ -72,11 +72,10 @@ def opportunities():
         "countdown": lambda referral: referrals.describe_deadline(referral, now),
         "reference": referrals.reference,
     }
+    vary = {"Vary": "HX-Request, HX-Target"}
     if htmx and htmx.target == RESULTS_ID and not htmx.history_restore_request:
-        response = render_template("provider/opportunities/partials/results.html", **context)
-    else:
-        response = render_template("provider/opportunities/index.html", **context)
-    return response, {"Vary": "HX-Request, HX-Target"}
+        return revalidated(render_template("provider/opportunities/partials/results.html", **context), vary)
+    return render_template("provider/opportunities/index.html", **context), vary
 
 
 # ---- Forms ----------------------------------------------------------------------------------------------------------
