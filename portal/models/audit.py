@@ -15,7 +15,18 @@ class AuditEvent(Base):
     """Who did what, to what, when (UTC), from where, and why. Never a secret."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (sa.Index("ix_audit_events_subject", "subject_type", "subject_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_events_subject", "subject_type", "subject_id"),
+        # The search by record matches inside the details (portal.services.audit.record_condition): on PostgreSQL a
+        # GIN index over them as jsonb serves it (migration 0012). The column stays json: the hash chain reads back
+        # exactly what it hashed.
+        sa.Index(
+            "ix_audit_events_details",
+            sa.literal_column("(details::jsonb)").label("details_jsonb"),
+            postgresql_using="gin",
+            postgresql_ops={"details_jsonb": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -3,11 +3,13 @@ commits. Never pass a secret (password, code, token) in details."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from portal.clock import london_day_start
 from portal.extensions import db
@@ -247,28 +249,30 @@ def parse_record(text: str) -> RecordRef:
 def record_condition(record: RecordRef):
     """Events about the record: its own events (subject), events naming it in their details (``referral_id``: 12,
     as a view of a child's record names the referral it was read through), and, for a child, the lists that showed
-    the child (the ``child_ids`` of "child records listed")."""
+    the child (the ``child_ids`` of "child records listed"). On PostgreSQL the details are matched by jsonb
+    containment, which the GIN index ix_audit_events_details serves (migration 0012); SQLite reads them in place."""
+    named = {f"{record.singular}_id": record.subject_id}
+    listed = {"child_ids": [record.subject_id]}
+    if db.session.get_bind().dialect.name == "postgresql":
+        details = sa.cast(AuditEvent.details, JSONB)
+
+        def contains(fragment: dict):
+            return details.op("@>")(sa.cast(sa.literal(json.dumps(fragment)), JSONB))
+
+        names_it, lists_it = contains(named), contains(listed)
+    else:
+        names_it = AuditEvent.details[f"{record.singular}_id"].as_integer() == record.subject_id
+        lists_it = sa.text(
+            "EXISTS (SELECT 1 FROM json_each(audit_events.details, '$.child_ids') AS listed "
+            "WHERE listed.value = :listed_child_id)"
+        ).bindparams(listed_child_id=record.subject_id)
     conditions = [
         sa.and_(AuditEvent.subject_type == record.subject_type, AuditEvent.subject_id == record.subject_id),
-        AuditEvent.details[f"{record.singular}_id"].as_integer() == record.subject_id,
+        names_it,
     ]
     if record.subject_type == "children":
-        conditions.append(sa.and_(AuditEvent.event == Events.CHILD_RECORDS_LISTED, _lists_child(record.subject_id)))
+        conditions.append(sa.and_(AuditEvent.event == Events.CHILD_RECORDS_LISTED, lists_it))
     return sa.or_(*conditions)
-
-
-def _lists_child(child_id: int):
-    """The event's details.child_ids holds the child (JSON functions differ between SQLite and PostgreSQL)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.text(
-            "EXISTS (SELECT 1 FROM json_array_elements_text(CASE WHEN json_typeof(audit_events.details -> "
-            "'child_ids') = 'array' THEN audit_events.details -> 'child_ids' ELSE '[]'::json END) AS listed(child_id) "
-            "WHERE listed.child_id = :listed_child_id)"
-        ).bindparams(listed_child_id=str(child_id))
-    return sa.text(
-        "EXISTS (SELECT 1 FROM json_each(audit_events.details, '$.child_ids') AS listed "
-        "WHERE listed.value = :listed_child_id)"
-    ).bindparams(listed_child_id=child_id)
 
 
 def shown_details(entry: AuditEvent) -> list[tuple[str, str]]:

@@ -1,7 +1,10 @@
 """htmx is wired as the house rules say: no injected styles, the CSRF token on every request."""
 
+from types import SimpleNamespace
+
 from portal.models import Role
 from tests.e2e.helpers import sign_in
+from tests.factories_calloff import published_call_off
 
 
 def test_htmx_requests_carry_the_csrf_token_and_inject_no_styles(page, user_factory):
@@ -16,3 +19,29 @@ def test_htmx_requests_carry_the_csrf_token_and_inject_no_styles(page, user_fact
     headers = request_info.value.headers
     assert headers["hx-request"] == "true"
     assert headers["x-csrftoken"] == token
+
+
+def test_the_browser_revalidates_a_polled_section_and_an_unchanged_poll_comes_back_304(app, page):
+    """The offers section polls every 10 seconds: from the second poll on, Chromium sends the ETag of its copy, and
+    while nothing has changed the portal answers 304 without a body (portal.web.revalidated)."""
+    with app.app_context():
+        call = published_call_off()
+        officer, referral_id = SimpleNamespace(email=call.officer.email, role=Role.OFFICER), call.referral.id
+    sign_in(page, officer)
+    page.goto(f"/officer/referrals/{referral_id}")
+    section = page.locator("#referral-offers")
+
+    def poll(response) -> bool:
+        return response.url.endswith(f"/officer/referrals/{referral_id}") and "hx-request" in response.request.headers
+
+    with page.expect_response(poll, timeout=15_000) as first:
+        pass
+    assert first.value.status == 200 and first.value.headers["etag"]
+    with page.expect_response(poll, timeout=15_000) as second:
+        pass
+    request_headers = second.value.request.all_headers()
+    assert request_headers.get("if-none-match") == first.value.headers["etag"]
+    # Playwright reports the response htmx got (the browser's copy, 200); what crossed the wire was a bodiless 304.
+    assert second.value.status == 200 and second.value.request.sizes()["responseBodySize"] == 0
+    assert first.value.request.sizes()["responseBodySize"] > 1000
+    assert section.get_by_text("No offers yet.").is_visible()  # htmx swapped in the browser's copy

@@ -56,9 +56,8 @@ LARGE_TABLES = frozenset(
 # (words of the page's name, table, the dialect or None for both). Keep this short: a new entry needs a reason here
 # and a line in the report to the lead.
 KNOWN_FULL_READS = {
-    ("audit by", "audit_events", None): "the record search ORs the event's subject with the record's id inside the "
-    "JSON details (referral_id, child_ids): no B-tree index serves that; it needs the record references stored in "
-    "columns or a table of their own",
+    ("audit by", "audit_events", "sqlite"): "the record search matches inside the JSON details; PostgreSQL serves it "
+    "with the GIN index on details as jsonb (migration 0012), SQLite has no such index",
     ("referral list", "invitations", "postgresql"): "the stage column's 'an invited provider has not answered' "
     "EXISTS: on a few rows the planner hashes every open invitation once instead of probing "
     "uq_invitations_round_provider for each referral shown (the offer list's plan of the same EXISTS probes it)",
@@ -200,17 +199,17 @@ COLUMN = re.compile(r"(?:\b(\w+)\.)?\b([a-z_]\w*)\b")
 
 
 def postgresql_leading_columns(conn) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """Each index's table, and each table's columns that lead an index (the ones a condition can search by)."""
+    """Each index's table, and each table's columns that lead an index (the ones a condition can search by): a
+    column, or the columns of an expression ("(details)::jsonb" leads with details)."""
     rows = conn.exec_driver_sql(
-        "SELECT i.relname, t.relname, a.attname FROM pg_index x "
+        "SELECT i.relname, t.relname, pg_get_indexdef(x.indexrelid, 1, true) FROM pg_index x "
         "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
-        "LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0] "
         "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = current_schema()"
     ).all()
     tables = {index: table for index, table, _ in rows}
     leading: dict[str, set[str]] = {}
-    for _, table, column in rows:
-        leading.setdefault(table, set()).add(column or "")
+    for _, table, key in rows:
+        leading.setdefault(table, set()).update(_columns(key, {table}))
     return tables, leading
 
 
