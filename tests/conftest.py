@@ -65,19 +65,23 @@ def app(database_url):
 REFERENCE_TABLES = {"document_types"}
 
 
-@pytest.fixture(autouse=True)
-def _clean_tables(request):
-    """Delete every row after each test that used the database, but the reference data."""
-    yield
-    if "app" not in request.fixturenames:
-        return
-    app = request.getfixturevalue("app")
+def delete_all_rows(app) -> None:
+    """Delete every row but the reference data (also for a test that loads and empties the database more than once)."""
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 if table.name not in REFERENCE_TABLES:
                     conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request):
+    """Delete every row after each test that used the database, but the reference data."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    delete_all_rows(request.getfixturevalue("app"))
     limiter.reset()
 
 

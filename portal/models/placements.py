@@ -11,10 +11,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime, str_enum, utcnow
-from portal.models.referrals import MONEY, RateType
+from portal.models.referrals import MONEY, RateType, Referral
 
 
 class OnRoll(enum.StrEnum):
@@ -170,6 +170,14 @@ class Placement(Base):
     def expected_session_keys(self) -> set[str]:
         return set(self.expected_sessions.split())
 
+
+
+# The placement set up from a referral, if any: its id read in the referral's own SELECT where a page asks for it
+# (undefer, as referrals.get_referral does), or else on first access.
+Referral.placement_id = column_property(
+    sa.select(Placement.id).where(Placement.referral_id == Referral.id).correlate_except(Placement).scalar_subquery(),
+    deferred=True,
+)
 
 class PlacementSite(Base):
     __tablename__ = "placement_sites"

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 
 from portal.clock import LONDON, london_today
 from portal.extensions import db
@@ -180,9 +180,11 @@ def check_version(referral: Referral, version: int | None) -> None:
 
 
 def get_referral(referral_id: int, *, with_child: bool = False) -> Referral:
-    """The referral with its lot, service, needs and aims in one SELECT; ``with_child`` joins the child's record too,
-    for a page that shows it (children.read_child then finds it loaded, and still records the read)."""
+    """The referral with its lot, service, needs, aims and its placement's id in one SELECT; ``with_child`` joins the
+    child's record too, for a page that shows it (children.read_child then finds it loaded, and still records the
+    read)."""
     options = [
+        undefer(Referral.placement_id),
         joinedload(Referral.lot),
         joinedload(Referral.service),
         joinedload(Referral.needs),

@@ -220,6 +220,9 @@ def test_a_poll_that_finds_nothing_new_is_a_bodiless_304_and_a_change_is_sent(ap
     first = client.get(key_page.path, headers=key_page.fragment_headers)
     assert first.status_code == 200 and first.headers["Cache-Control"] == "private, no-cache"
     etag = first.headers["ETag"]
+    # Minutes later (a poll every 10-15 seconds for as long as the page is open), nothing in it has changed.
+    later = clock.now() + timedelta(minutes=7)
+    monkeypatch.setattr(clock, "now", lambda: later)
     unchanged = client.get(key_page.path, headers={**key_page.fragment_headers, "If-None-Match": etag})
     assert unchanged.status_code == 304 and unchanged.data == b""
     assert len(unchanged.data) <= FRAGMENT_SHARE * len(page.data)

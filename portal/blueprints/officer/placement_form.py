@@ -429,9 +429,3 @@ def placement_responsibility(referral_id: int):
         confirm_checked=False,
     )
     return fragment, 200, VARY
-
-
-@bp.app_context_processor
-def _placement_of_referral():
-    """The referral page links to its placement (or to setting one up): one lookup, for an awarded referral."""
-    return {"placement_of_referral": placement_setup.placement_for_referral}
