@@ -168,7 +168,9 @@ class _Columns:
         }
 
 
-def _flag_columns(today: date) -> tuple[_Columns, sa.Subquery]:
+def _flag_columns(today: date, placements: sa.Select | None = None) -> tuple[_Columns, sa.Subquery]:
+    """The flag and attendance columns; ``placements`` (a SELECT of ids) limits the 28 days' marks added up to the
+    placements listed, so an officer's caseload reads its own placements' marks, not the whole region's."""
     start, end = attendance_codes.window(today)
     marks = (
         sa.select(
@@ -178,8 +180,10 @@ def _flag_columns(today: date) -> tuple[_Columns, sa.Subquery]:
         )
         .where(AttendanceMark.day >= start, AttendanceMark.day <= end)
         .group_by(AttendanceMark.placement_id)
-        .subquery("recent_marks")
     )
+    if placements is not None:
+        marks = marks.where(AttendanceMark.placement_id.in_(placements))
+    marks = marks.subquery("recent_marks")
     attended = sa.func.coalesce(marks.c.attended, 0)
     possible = sa.func.coalesce(marks.c.possible, 0)
     active = Placement.status == PlacementStatus.ACTIVE
@@ -249,7 +253,6 @@ def caseload_row(row) -> CaseloadRow:
 
 
 def _statement(conditions: list, filters: CaseloadFilters, today: date) -> sa.Select:
-    columns, marks = _flag_columns(today)
     officer = aliased(User)
     if filters.status == StatusFilter.ACTIVE:
         conditions.append(Placement.status == PlacementStatus.ACTIVE)
@@ -263,6 +266,10 @@ def _statement(conditions: list, filters: CaseloadFilters, today: date) -> sa.Se
     ):
         if value is not None:
             conditions.append(column == value)
+    # The conditions so far name only the placement's own columns: the same ones choose whose marks are added up (the
+    # subquery's own SELECT of placements, not correlated with the outer one).
+    listed = sa.select(Placement.id).where(*conditions).correlate(None) if conditions else None
+    columns, marks = _flag_columns(today, listed)
     if filters.flag == ANY_FLAG:
         conditions.append(sa.or_(*columns.by_flag().values()))
     elif filters.flag in FLAGS:

@@ -192,11 +192,9 @@ def feed(provider_id: int, *, now: datetime, closed: bool = False, page: int = 1
 def feed_statement(provider_id: int, *, now: datetime, closed: bool = False) -> sa.Select:
     """The feed's SELECT of (Referral, Invitation, the provider's offer status), in its order, with the lot joined
     (the caller chooses how the needs are loaded: joined for a page, ``selectinload`` for a CSV read in batches)."""
-    invited = sa.and_(
-        Invitation.referral_id == Referral.id,
-        Invitation.provider_id == provider_id,
-        Invitation.round == _latest_round(provider_id),
-    )
+    # Open for offers needs an invitation to the current round, which is then the latest one: no search for it.
+    round_invited = Invitation.round == (Referral.round if not closed else _latest_round(provider_id))
+    invited = sa.and_(Invitation.referral_id == Referral.id, Invitation.provider_id == provider_id, round_invited)
     own_offer = sa.and_(
         Offer.referral_id == Referral.id, Offer.round == Invitation.round, Offer.provider_id == provider_id
     )
