@@ -6,20 +6,38 @@ FLASK := $(BIN)/flask --app wsgi
 DEV_ENV := PORTAL_ENV=development
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev chromium migrate seed frontend clean bench wrk
+.PHONY: run test install install-dev update-lock chromium migrate seed frontend clean bench wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-# Stamp files: pip runs again only when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Everything comes from the lock files, each package checked against its hashes (pip and setuptools too, so
+# nothing is fetched unchecked); then the portal itself, built by that setuptools without fetching another.
+# Stamp files: pip runs again only when a lock file or pyproject.toml changes.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) --require-hashes -r requirements.lock
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) --require-hashes -r requirements-dev.lock
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed
+
+# Regenerate both lock files from pyproject.toml with uv, which lives in a venv of its own. --universal: a package
+# needed only somewhere (async-timeout before Python 3.11.3, colorama on Windows) carries its marker, so the same
+# files serve Python 3.11 on Linux x86_64 (what CI and production run) and a developer's other machine. Versions already locked are kept while pyproject.toml allows them; UPGRADE=1 takes the newest allowed.
+# The runtime lock is constrained by the dev lock, so the two never disagree on a version.
+LOCK_TOOLS ?= $(VENV)/lock-tools
+UV_COMPILE = $(LOCK_TOOLS)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make update-lock" $(if $(UPGRADE),--upgrade)
+# What installing needs beyond the dependencies: pip itself and the build backend pyproject.toml names.
+BOOTSTRAP := pip 'setuptools>=68'
+update-lock:
+	@test -x $(LOCK_TOOLS)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install --quiet uv; }
+	printf '%s\n' $(BOOTSTRAP) | $(UV_COMPILE) pyproject.toml --extra dev - -o requirements-dev.lock
+	printf '%s\n' $(BOOTSTRAP) | $(UV_COMPILE) pyproject.toml - -c requirements-dev.lock -o requirements.lock
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

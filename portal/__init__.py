@@ -23,12 +23,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     from portal.errors import init_error_pages
     from portal.formatting import init_formatting
     from portal.instrumentation import init_instrumentation
+    from portal.request_log import init_app as init_request_log
     from portal.security import init_security_headers
+    from portal.submissions import init_submissions
 
     init_error_pages(app)
     init_formatting(app)
     init_security_headers(app)
     init_instrumentation(app)
+    init_submissions(app)
+    init_request_log(app)
 
     from portal.cli import register_cli
 

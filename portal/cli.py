@@ -9,6 +9,7 @@ import pyotp
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from portal.backup_cli import backup_cli
 from portal.extensions import db
 from portal.models import Role
 from portal.services import accounts, demo
@@ -216,3 +217,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(compliance_cli)
     app.cli.add_command(attendance_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(backup_cli)

@@ -46,11 +46,17 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
             '(for example: python -c "import secrets; print(secrets.token_hex(32))")'
         )
 
+    log_format = env.get("LOG_FORMAT", "text" if portal_env == "development" else "json").strip().lower()
+    if log_format not in {"json", "text"}:
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {log_format!r}")
+
     config = {
         "PORTAL_ENV": portal_env,
         "SECRET_KEY": secret_key or DEVELOPMENT_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or default_sqlite_url(),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a database error's message (logged with its traceback) never carries the values sent,
+        # which can be a child's name or a password hash.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "TESTING": portal_env == "test",
         # Sessions: the cookie carries only the user's session token; the server can end it.
         "SESSION_COOKIE_HTTPONLY": True,
@@ -90,6 +96,9 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
         "RETENTION_REJECTED_APPLICATION_YEARS": int(env.get("RETENTION_REJECTED_APPLICATION_YEARS", "2")),
         # Rate limits: memory by default; a Redis URL shares the counts between app servers.
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # The dashboard cache (portal.services.cache): Redis shared by every app server; empty means the rate limits'
+        # Redis if they use one, else each server's own memory.
+        "CACHE_REDIS_URL": env.get("CACHE_REDIS_URL", ""),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": False,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "20 per minute"),
@@ -103,6 +112,9 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
         # Words shown in the page header and footer.
         "COUNCIL_NAME": env.get("COUNCIL_NAME", "London Borough of Hillingdon"),
         "SERVICE_NAME": "Alternative provision commissioning",
+        # Logs (portal.request_log): one JSON object a line for a log collector, or plain text for a person at a
+        # terminal (the default under `make run`).
+        "LOG_FORMAT": log_format,
         # The load benchmark's instrumentation (portal.instrumentation): X-SQL-Statements on every response.
         "SQL_STATEMENT_HEADER": _bool(env.get("SQL_STATEMENT_HEADER"), default=False),
     }

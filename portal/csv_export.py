@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from flask import Response, current_app
 
+from portal.downloads import content_disposition
 from portal.formatting import london_datetime
 
 BOM = "\ufeff"
@@ -80,6 +81,6 @@ def download(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> 
 
     response = Response(body(), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{safe_filename(filename)}"'
+    response.headers["Content-Disposition"] = content_disposition(safe_filename(filename))
     response.headers["Cache-Control"] = "no-store"
     return response

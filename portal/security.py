@@ -30,7 +30,36 @@ def content_security_policy(nonce: str) -> str:
     )
 
 
+NUL_TITLE = "There is a problem with what you sent"
+NUL_MESSAGE = (
+    "It contained a character the portal cannot store (a NUL byte, which no keyboard types). "
+    "Go back, remove it and send it again."
+)
+
+
+def _sent_text(app: Flask):
+    """Every string the request names: the address's parts, the query and the form (field names too). A body over
+    the size limit is left to the route, which refuses it with its own message before reading it."""
+    yield from (value for value in (request.view_args or {}).values() if isinstance(value, str))
+    for name, values in request.args.lists():
+        yield name
+        yield from values
+    if request.method in {"POST", "PUT", "PATCH"} and (request.content_length or 0) <= app.config["MAX_CONTENT_LENGTH"]:
+        for name, values in request.form.lists():
+            yield name
+            yield from values
+
+
 def init_security_headers(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_bytes():
+        # PostgreSQL cannot hold a NUL in text (psycopg raises, which would be a 500 wherever it is saved or searched
+        # for), and no person types one: refuse the whole request with a message, before any route reads it.
+        if any("\x00" in text for text in _sent_text(app)):
+            from portal.errors import render_error
+
+            return render_error(400, NUL_TITLE, NUL_MESSAGE)
+
     @app.context_processor
     def inject_nonce():
         return {"cspNonce": csp_nonce()}

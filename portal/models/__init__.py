@@ -87,9 +87,11 @@ from portal.models.slas import (
     SlaTemplate,
     SlaTemplateSection,
 )
+from portal.models.submissions import FormSubmission
 from portal.models.vocabulary import Area, DeliveryMode, Need, OfstedGrade
 
 __all__ = [
+    "FormSubmission",
     "AuditChainHead",
     "Complaint",
     "ErasureRequest",

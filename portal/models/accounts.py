@@ -67,9 +67,16 @@ class User(Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_timestep: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Optimistic locking (forms that change an account carry it). Signing in does not move it: the two-factor step is
+    # claimed by a bulk UPDATE (which the version feature leaves alone), and sessions and the lockout count live in
+    # tables of their own. What moves it is a change people make (email, password, two-factor, deactivation) and the
+    # rare rehash of a password whose hashing parameters changed; a form drawn before one of those is stale, rightly.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     service: Mapped[CouncilService | None] = relationship(lazy="joined")
     provider: Mapped[Provider | None] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
 
     # Set by the session loader: the server-side session this request belongs to.
     current_session = None  # a UserSession, or None

@@ -37,7 +37,7 @@ class AuditEvent(Base):
     ip_address: Mapped[str | None] = mapped_column(sa.String(45))
     subject_type: Mapped[str | None] = mapped_column(sa.String(40))
     subject_id: Mapped[int | None]
-    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     # The hash chain (portal.services.audit_chain): the event's place in the chain, the hash of the event before it,
     # and its own hash over its content and that one. Editing, deleting or inserting a row breaks the chain.

@@ -58,7 +58,7 @@ class Lot(Base):
     arrangement_id: Mapped[int] = mapped_column(sa.ForeignKey("arrangements.id"), index=True)
     number: Mapped[int]
     title: Mapped[str] = mapped_column(sa.String(200))
-    description: Mapped[str] = mapped_column(sa.Text, default="")
+    description: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     # The predecessor arrangement's lot this one was carried over from (an SLA covering that lot covers this one).
     carried_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lots.id"), index=True)
 

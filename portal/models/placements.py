@@ -122,7 +122,7 @@ class Placement(Base):
     total_cost: Mapped[Decimal] = mapped_column(MONEY)
 
     # The placement plan (with the referral's aims).
-    reintegration_criteria: Mapped[str] = mapped_column(sa.Text, default="")
+    reintegration_criteria: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     ehc_plan_reference: Mapped[str] = mapped_column(sa.String(500), default="")
     # Moved on by each review; reports are due a week before.
     next_review_due: Mapped[date] = mapped_column(index=True)
@@ -143,11 +143,11 @@ class Placement(Base):
     responsibility_confirmed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     responsibility_confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Why a second placement runs alongside one already active for the child.
-    concurrent_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    concurrent_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
 
     # The end. Indexed for the oversight figures of the placements ended in a period.
     ended_on: Mapped[date | None] = mapped_column(index=True)
-    end_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    end_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
     destination: Mapped[Destination | None] = mapped_column(str_enum(Destination))
     ended_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -197,10 +197,10 @@ class PlacementChange(Base):
     placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id"), index=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    reason: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000})
     field: Mapped[str] = mapped_column(sa.String(40))
-    old_value: Mapped[str] = mapped_column(sa.Text)
-    new_value: Mapped[str] = mapped_column(sa.Text)
+    old_value: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
+    new_value: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
 
     changed_by = relationship("User")
 
@@ -299,7 +299,7 @@ class ProgressReport(Base):
     review_due_on: Mapped[date]
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    child_view: Mapped[str] = mapped_column(sa.Text)
+    child_view: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
 
     aims: Mapped[list[ReportAim]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     submitted_by = relationship("User")
@@ -311,7 +311,7 @@ class ReportAim(Base):
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("progress_reports.id", ondelete="CASCADE"), primary_key=True)
     aim_id: Mapped[int] = mapped_column(sa.ForeignKey("aims.id"), primary_key=True)
     rating: Mapped[ProgressRating] = mapped_column(str_enum(ProgressRating))
-    evidence: Mapped[str] = mapped_column(sa.Text)
+    evidence: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
 
 
 class Review(Base):
@@ -327,7 +327,7 @@ class Review(Base):
     report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("progress_reports.id"))
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    next_steps: Mapped[str] = mapped_column(sa.Text)
+    next_steps: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
     readiness: Mapped[Readiness] = mapped_column(str_enum(Readiness))
     next_review_on: Mapped[date]
 
@@ -341,7 +341,7 @@ class ReviewAim(Base):
     review_id: Mapped[int] = mapped_column(sa.ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True)
     aim_id: Mapped[int] = mapped_column(sa.ForeignKey("aims.id"), primary_key=True)
     rating: Mapped[ProgressRating] = mapped_column(str_enum(ProgressRating))
-    note: Mapped[str] = mapped_column(sa.Text, default="")
+    note: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
 
 
 class ConcernStatus(enum.StrEnum):
@@ -361,10 +361,10 @@ class Concern(Base):
     raised_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     summary: Mapped[str] = mapped_column(sa.String(200))
-    details: Mapped[str] = mapped_column(sa.Text)
-    action_taken: Mapped[str] = mapped_column(sa.Text, default="")
+    details: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
+    action_taken: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    outcome: Mapped[str] = mapped_column(sa.Text, default="")
+    outcome: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
 
     raised_by = relationship("User", foreign_keys=[raised_by_id])

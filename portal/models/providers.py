@@ -24,7 +24,7 @@ class Provider(Base):
     legal_name: Mapped[str] = mapped_column(sa.String(200), default="")
     company_number: Mapped[str] = mapped_column(sa.String(20), default="")
     charity_number: Mapped[str] = mapped_column(sa.String(20), default="")
-    address: Mapped[str] = mapped_column(sa.Text, default="")
+    address: Mapped[str] = mapped_column(sa.Text, info={"max_length": 1_000}, default="")
     postcode: Mapped[str] = mapped_column(sa.String(10), default="")
     # None until the provider says: registered as an independent school (with Ofsted) or not.
     registered: Mapped[bool | None]
@@ -38,15 +38,20 @@ class Provider(Base):
     dsl_phone: Mapped[str] = mapped_column(sa.String(40), default="")
     dsl_email: Mapped[str] = mapped_column(sa.String(254), default="")
     # What it offers.
-    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    summary: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     age_from: Mapped[int | None]
     age_to: Mapped[int | None]
     capacity: Mapped[int | None]
+    # Optimistic locking: the profile is edited through the application's sections (which carry the application's
+    # version); this one makes the database refuse a write over a profile changed since it was read.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     needs: Mapped[list[ProviderNeed]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     delivery_modes: Mapped[list[ProviderDeliveryMode]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     areas: Mapped[list[ProviderArea]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     sites: Mapped[list[Site]] = relationship(cascade="all, delete-orphan", order_by="Site.id", lazy="selectin")
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def need_codes(self) -> set[Need]:
@@ -90,7 +95,7 @@ class Site(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     provider_id: Mapped[int] = mapped_column(sa.ForeignKey("providers.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(sa.String(200))
-    address: Mapped[str] = mapped_column(sa.Text)
+    address: Mapped[str] = mapped_column(sa.Text, info={"max_length": 1_000})
     postcode: Mapped[str] = mapped_column(sa.String(10))
 
 
@@ -120,7 +125,7 @@ class Application(Base):
     decision_due_on: Mapped[date | None]
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    rejection_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    rejection_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     # Optimistic locking: a decision or edit made on a stale page is refused, never silently applied.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -141,7 +146,7 @@ class ApplicationLot(Base):
     application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True)
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("lots.id"), primary_key=True)
     outcome: Mapped[LotOutcome] = mapped_column(str_enum(LotOutcome), default=LotOutcome.PENDING)
-    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    notes: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
 
     application: Mapped[Application] = relationship(back_populates="lots")
     lot: Mapped["Lot"] = relationship(lazy="joined")  # noqa: F821
@@ -155,8 +160,8 @@ class LotQuestion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("lots.id"), index=True)
     position: Mapped[int] = mapped_column(default=0)
-    text: Mapped[str] = mapped_column(sa.Text)
-    guidance: Mapped[str] = mapped_column(sa.Text, default="")
+    text: Mapped[str] = mapped_column(sa.Text, info={"max_length": 1_000})
+    guidance: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -165,8 +170,8 @@ class ApplicationAnswer(Base):
 
     application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True)
     question_id: Mapped[int] = mapped_column(sa.ForeignKey("lot_questions.id"), primary_key=True)
-    answer: Mapped[str] = mapped_column(sa.Text, default="")
-    assessor_note: Mapped[str] = mapped_column(sa.Text, default="")
+    answer: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
+    assessor_note: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
 
     question: Mapped[LotQuestion] = relationship(lazy="joined")
 
@@ -183,7 +188,7 @@ class Admission(Base):
     application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"))
     admitted_on: Mapped[date]
     removed_on: Mapped[date | None]
-    removed_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    removed_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
     removed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     # Carried over to a successor arrangement: the admission in the old lot it came from. Such an admission counts for
     # eligibility only from the day the provider re-confirmed it (reconfirmed_on).
@@ -203,12 +208,12 @@ class Suspension(Base):
     lot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lots.id"))
     starts_on: Mapped[date]
     ends_on: Mapped[date | None]
-    reason: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000})
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lifted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    lift_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    lift_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
 
     lot: Mapped["Lot | None"] = relationship(lazy="joined")  # noqa: F821
 

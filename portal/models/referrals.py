@@ -112,30 +112,30 @@ class Referral(Base):
     start_date: Mapped[date | None]
     duration_weeks: Mapped[int | None]
     location: Mapped[str] = mapped_column(sa.String(500), default="")
-    travel_needs: Mapped[str] = mapped_column(sa.Text, default="")
-    reintegration_criteria: Mapped[str] = mapped_column(sa.Text, default="")
+    travel_needs: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
+    reintegration_criteria: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
 
     # The anonymised profile providers see. Age and year group are worked out from the date of birth.
     area: Mapped[Area | None] = mapped_column(str_enum(Area))
-    profile: Mapped[str] = mapped_column(sa.Text, default="")
+    profile: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
 
     # Fixed at publishing.
     round: Mapped[int] = mapped_column(default=0, server_default="0")
     # Indexed, as awarded_at is, for the oversight figures of the referrals published (awarded) in a period.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    deadline_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    deadline_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
     quality_weight: Mapped[int] = mapped_column(default=70, server_default="70")
     # The age and year group shown to providers, fixed when first published.
     profile_age: Mapped[int | None]
     profile_year_group: Mapped[str] = mapped_column(sa.String(20), default="")
 
     # The end: an award (the winning offer has status "awarded"), a withdrawal or commissioning off the DPS.
-    award_rationale: Mapped[str] = mapped_column(sa.Text, default="")
+    award_rationale: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     awarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     awarded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    withdrawal_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    withdrawal_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -171,10 +171,10 @@ class Aim(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id", ondelete="CASCADE"), index=True)
     position: Mapped[int]
-    description: Mapped[str] = mapped_column(sa.Text)
-    baseline: Mapped[str] = mapped_column(sa.Text)
-    target: Mapped[str] = mapped_column(sa.Text)
-    measure: Mapped[str] = mapped_column(sa.Text)
+    description: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
+    baseline: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
+    target: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
+    measure: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
 
 
 class Invitation(Base):
@@ -192,7 +192,7 @@ class Invitation(Base):
     viewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why the provider declined: kept as market intelligence.
-    decline_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    decline_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
 
     provider = relationship("Provider")
 
@@ -252,9 +252,9 @@ class Offer(Base):
     sessions: Mapped[str] = mapped_column(sa.String(200))
     location: Mapped[str] = mapped_column(sa.String(500))
     staffing_ratio: Mapped[str] = mapped_column(sa.String(40))
-    transport: Mapped[str] = mapped_column(sa.Text, default="")
-    delivery_and_staffing: Mapped[str] = mapped_column(sa.Text, default="")
-    safeguarding: Mapped[str] = mapped_column(sa.Text, default="")
+    transport: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
+    delivery_and_staffing: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
+    safeguarding: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     # The price: a rate per day, session or hour, how many a week, and the total over the referral's weeks.
     rate_type: Mapped[RateType] = mapped_column(str_enum(RateType))
     rate: Mapped[Decimal] = mapped_column(MONEY)
@@ -275,7 +275,7 @@ class AimResponse(Base):
 
     offer_id: Mapped[int] = mapped_column(sa.ForeignKey("offers.id", ondelete="CASCADE"), primary_key=True)
     aim_id: Mapped[int] = mapped_column(sa.ForeignKey("aims.id", ondelete="CASCADE"), primary_key=True)
-    response: Mapped[str] = mapped_column(sa.Text)
+    response: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
 
 
 class Score(Base):
@@ -289,7 +289,7 @@ class Score(Base):
     offer_id: Mapped[int] = mapped_column(sa.ForeignKey("offers.id", ondelete="CASCADE"), primary_key=True)
     criterion: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     score: Mapped[int]
-    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    comment: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     scored_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -318,12 +318,12 @@ class OffDpsRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
     status: Mapped[OffDpsStatus] = mapped_column(str_enum(OffDpsStatus), default=OffDpsStatus.PENDING, index=True)
-    reason: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000})
     requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    decision_note: Mapped[str] = mapped_column(sa.Text, default="")
+    decision_note: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
 
     referral: Mapped[Referral] = relationship()
     requested_by = relationship("User", foreign_keys=[requested_by_id])

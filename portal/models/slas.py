@@ -48,7 +48,7 @@ class SlaTemplateSection(Base):
     template_id: Mapped[int] = mapped_column(sa.ForeignKey("sla_templates.id", ondelete="CASCADE"), index=True)
     position: Mapped[int]
     heading: Mapped[str] = mapped_column(sa.String(200))
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(sa.Text, info={"max_length": 20_000})
 
 
 class SlaStatus(enum.StrEnum):
@@ -126,7 +126,7 @@ class Sla(Base):
     terminated_on: Mapped[date | None]
     terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     terminated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    termination_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    termination_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -188,6 +188,6 @@ class SlaComment(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The status it was returned from (sent: by the provider; accepted: by the manager).
     returned_from: Mapped[SlaStatus] = mapped_column(str_enum(SlaStatus))
-    comment: Mapped[str] = mapped_column(sa.Text)
+    comment: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000})
 
     by = relationship("User", lazy="joined")

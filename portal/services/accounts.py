@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.extensions import db
 from portal.models import CouncilService, Provider, Role, User, UserSession
 from portal.models.base import utcnow
 from portal.services import audit, lockout, sessions
 from portal.services.audit import Events
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import Conflict, DomainError, NotFound
 from portal.services.mail import notify
 from portal.services.passwords import check_password_policy, hash_password, needs_rehash, verify_password
 
@@ -186,7 +187,40 @@ def set_password(user: User, new_password: str) -> None:
     user.password_changed_at = utcnow()
 
 
-def change_email(user: User, password: str, new_email: str, *, ip: str | None) -> None:
+class AccountChanged(Conflict):
+    """The account changed after the form was drawn (another tab, or a manager): nothing was saved."""
+
+    def __init__(self, user: User):
+        super().__init__(
+            "Your account was changed after you opened this page, in another tab or by a manager: your email address "
+            f"is now {user.email}. Nothing you sent was saved. Check what you typed and send it again."
+        )
+
+
+def check_version(user: User, expected_version, error=AccountChanged) -> None:
+    """Refuse a change drawn from an older version of the account (None: the form carried none, as before issue 10)."""
+    if expected_version is None:
+        return
+    try:
+        expected = int(expected_version)
+    except (TypeError, ValueError):
+        raise error(user) from None
+    if expected != user.version:
+        raise error(user)
+
+
+def commit_versioned(user: User, error=AccountChanged) -> None:
+    """Commit a change to the account; a concurrent one (the version moved between reading and writing) refuses it."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise error(db.session.get(User, user.id)) from None
+
+
+def change_email(user: User, password: str, new_email: str, *, ip: str | None, version=None) -> None:
+    """Change the user's email. ``version``: the account's version the form was drawn from (AccountChanged if stale)."""
+    check_version(user, version)
     require_password(user, password)
     new_email = normalise_email(new_email)
     if new_email == user.email:
@@ -203,4 +237,4 @@ def change_email(user: User, password: str, new_email: str, *, ip: str | None) -
     )
     user.email = new_email
     audit.record(Events.EMAIL_CHANGED, actor=user, ip=ip, subject=user, old_email=old_email, new_email=new_email)
-    db.session.commit()
+    commit_versioned(user)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.clock import london_today
+from portal.conflicts import changed_at
 from portal.extensions import db
 from portal.models import (
     Admission,
@@ -85,8 +86,12 @@ class Status(enum.StrEnum):
 
 
 class ApplicationChanged(DomainError):
-    def __init__(self):
-        super().__init__("This application was changed elsewhere: check it and try again")
+    def __init__(self, application: Application | None = None):
+        when = changed_at(application.updated_at) if application is not None else ""
+        super().__init__(
+            f"Someone else changed this application{when} while you had it open, in another tab or as a colleague. "
+            "Nothing you sent was saved: what you typed is below, beside what is saved now. Check it and save again."
+        )
 
 
 class NotEditable(DomainError):
@@ -196,9 +201,9 @@ def _check_editable(application: Application, expected_version) -> None:
     try:
         expected = int(expected_version)
     except (TypeError, ValueError):
-        raise ApplicationChanged() from None
+        raise ApplicationChanged(application) from None
     if expected != application.version:
-        raise ApplicationChanged()
+        raise ApplicationChanged(application)
 
 
 def _commit(application: Application) -> None:
@@ -208,7 +213,7 @@ def _commit(application: Application) -> None:
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise ApplicationChanged() from None
+        raise ApplicationChanged(application) from None
 
 
 def _text(value) -> str:

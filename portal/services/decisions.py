@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.clock import LONDON
+from portal.conflicts import changed_at
 from portal.extensions import db
 from portal.formatting import london_datetime, long_date
 from portal.models import (
@@ -335,8 +336,9 @@ def _check_version(application: Application, version: int | None) -> None:
                 "the page now shows their decision."
             )
         raise Conflict(
-            "Someone else changed this application's assessment while you had it open. Nothing you sent was saved: "
-            "the page now shows the latest assessment. Check it, then make your changes again."
+            f"Someone else changed this application's assessment{changed_at(application.updated_at)} while you had "
+            "it open. Nothing you sent was saved: the form keeps what you typed, and what is saved now is shown at the "
+            "top. Check it, then send your changes again."
         )
 
 

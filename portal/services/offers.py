@@ -369,10 +369,11 @@ def parse_money(text: str | None, *, name: str, field: str) -> Decimal:
         raise DomainError(f"The {name} must be an amount in pounds, like 120 or 120.50", field=field) from None
     if match.group(1) or match.group(2) or value <= 0:
         raise DomainError(f"The {name} must be more than £0", field=field)
-    if value != value.quantize(CENT):
-        raise DomainError(f"The {name} must be in pounds and pence, with no more than 2 decimal places", field=field)
+    # The maximum first: quantize() raises InvalidOperation on an amount too long for the decimal context.
     if value > MONEY_MAX:
         raise DomainError(f"The {name} must be {money(MONEY_MAX)} or less", field=field)
+    if value != value.quantize(CENT):
+        raise DomainError(f"The {name} must be in pounds and pence, with no more than 2 decimal places", field=field)
     return value.quantize(CENT)
 
 
@@ -387,10 +388,10 @@ def parse_quantity(text: str | None, *, name: str, field: str, maximum: Decimal)
     value = Decimal(match.group(2))
     if match.group(1) or value <= 0:
         raise DomainError(f"{name.capitalize()} must be more than 0", field=field)
+    if value > maximum:  # before quantize(), which raises on a number too long for the decimal context
+        raise DomainError(f"{name.capitalize()} must be {quantity(maximum)} or fewer", field=field)
     if value != value.quantize(Decimal("0.1")):
         raise DomainError(f"{name.capitalize()} can have no more than 1 decimal place, like 2.5", field=field)
-    if value > maximum:
-        raise DomainError(f"{name.capitalize()} must be {quantity(maximum)} or fewer", field=field)
     return value.quantize(Decimal("0.1"))
 
 

@@ -62,9 +62,24 @@ def get_sla(sla_id: int) -> Sla:
 def check_version(sla: Sla, version: int | None) -> None:
     if version is None or version != sla.version:
         raise Conflict(
-            "Someone else changed this SLA while you had it open. Nothing you sent was saved: the page now shows the "
-            "SLA as it is. Check it, then make your change again."
+            f"Someone else changed this SLA while you had it open: it is now {sla.status.value}. Nothing you sent was "
+            "saved: the page now shows the SLA as it is. Check it, then make your change again."
         )
+
+
+def _ensure(sla: Sla, new: SlaStatus, by: User, version: int | None) -> None:
+    """The transition table and who may make it, then the version. A change the SLA's status now refuses, sent from
+    a stale page, is refused as stale: someone else changed it meanwhile, and the message says to what."""
+    try:
+        slas.ensure_transition(sla, new, by)
+    except (IllegalTransition, NotAllowed) as refused:
+        # Not allowed in the status it has now (a provider returning what it accepted meanwhile) is stale too; a
+        # user who may not see the SLA at all is never told more.
+        sees = by.role is Role.MANAGER or (by.role is Role.PROVIDER and by.provider_id == sla.provider_id)
+        if isinstance(refused, IllegalTransition) or sees:
+            check_version(sla, version)
+        raise
+    check_version(sla, version)
 
 
 def _flush() -> None:
@@ -211,8 +226,7 @@ def send(sla_id: int, by: User, *, version: int | None, now: datetime, ip: str |
     """DRAFT → SENT: every lot's three rates and every KPI target are needed. The checksum of what is sent is kept;
     the provider's users are told."""
     sla = get_sla(sla_id)
-    slas.ensure_transition(sla, SlaStatus.SENT, by)
-    check_version(sla, version)
+    _ensure(sla, SlaStatus.SENT, by, version)
     if not sla.lots:
         raise DomainError("This SLA covers no lots: it cannot be sent")
     missing = missing_for_sending(sla)
@@ -251,8 +265,7 @@ def accept(
     """SENT → ACCEPTED by a user of the SLA's provider, signed by a named person in a role. The content must be what
     was sent (its checksum)."""
     sla = get_sla(sla_id)
-    slas.ensure_transition(sla, SlaStatus.ACCEPTED, by)
-    check_version(sla, version)
+    _ensure(sla, SlaStatus.ACCEPTED, by, version)
     name, role = (signatory_name or "").strip(), (signatory_role or "").strip()
     errors = {}
     if not name:
@@ -305,8 +318,7 @@ def return_with_comments(
     """Back to draft with comments: a sent SLA by its provider's users, an accepted one by the manager. The checksum
     and any acceptance are cleared; the other side is told."""
     sla = get_sla(sla_id)
-    slas.ensure_transition(sla, SlaStatus.DRAFT, by)
-    check_version(sla, version)
+    _ensure(sla, SlaStatus.DRAFT, by, version)
     text = (comment or "").strip()
     if not text:
         raise DomainError("Enter your comments: say what should change", field="comment")
@@ -353,8 +365,7 @@ def approve(sla_id: int, by: User, *, version: int | None, now: datetime, ip: st
     """ACCEPTED → APPROVED by the manager. The provider's approved version before it (if any) is superseded in the
     same transaction; the provider is told."""
     sla = get_sla(sla_id)
-    slas.ensure_transition(sla, SlaStatus.APPROVED, by)
-    check_version(sla, version)
+    _ensure(sla, SlaStatus.APPROVED, by, version)
     if not slas.integrity(sla).intact:
         raise Conflict("This SLA is not the same as what the provider accepted. Nothing was saved: return it to draft.")
     before = slas.approved(sla.provider_id)
@@ -433,8 +444,7 @@ def terminate(
 ) -> Sla:
     """APPROVED → TERMINATED by the manager, from a day within the term, with a reason; the provider is told."""
     sla = get_sla(sla_id)
-    slas.ensure_transition(sla, SlaStatus.TERMINATED, by)
-    check_version(sla, version)
+    _ensure(sla, SlaStatus.TERMINATED, by, version)
     text = (reason or "").strip()
     errors = {}
     end = slas.ends_on(sla)

@@ -17,8 +17,9 @@ from portal.models import AuditEvent, CouncilService, Provider, Role, TokenPurpo
 from portal.pagination import Page, paginate
 from portal.services import account_tokens, accounts, audit, sessions
 from portal.services.audit import Events
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import Conflict, DomainError, NotFound
 from portal.services.mail import notify
+from portal.services.passwords import check_password_policy
 
 PER_PAGE = 25
 INVITATION_SUBJECT = "You have been invited to Alternative provision commissioning"
@@ -209,10 +210,22 @@ def resend_invitation(by: User, user: User, *, ip: str | None) -> None:
 # ---- Deactivating --------------------------------------------------------------------------------------------------
 
 
-def deactivate(by: User, user: User, reason: str | None = None, *, ip: str | None) -> int:
+class UserChanged(Conflict):
+    """The account changed after the manager's page was drawn: nothing was saved."""
+
+    def __init__(self, user: User):
+        state = "active" if user.active else "deactivated"
+        super().__init__(
+            f"Someone changed {user.name}'s account after you opened this page: it is now {state}, with the email "
+            f"address {user.email}. Nothing you sent was saved. Check the account as it is now and try again."
+        )
+
+
+def deactivate(by: User, user: User, reason: str | None = None, *, ip: str | None, version=None) -> int:
     """Stop the user signing in: every session ends now and unused emailed links stop working.
-    Returns how many sessions were ended."""
+    Returns how many sessions were ended. ``version``: the account's version the page showed (UserChanged if stale)."""
     _require_manager(by)
+    accounts.check_version(user, version, UserChanged)
     if user.id == by.id:
         raise DomainError("You cannot deactivate your own account. Ask another manager to do it.")
     if not user.active:
@@ -223,17 +236,18 @@ def deactivate(by: User, user: User, reason: str | None = None, *, ip: str | Non
     audit.record(
         Events.USER_DEACTIVATED, actor=by, ip=ip, subject=user, reason=(reason or "").strip(), sessions_ended=ended
     )
-    db.session.commit()
+    accounts.commit_versioned(user, UserChanged)
     return ended
 
 
-def reactivate(by: User, user: User, *, ip: str | None) -> None:
+def reactivate(by: User, user: User, *, ip: str | None, version=None) -> None:
     _require_manager(by)
+    accounts.check_version(user, version, UserChanged)
     if user.active:
         raise DomainError(f"{user.name}'s account is active already")
     user.active = True
     audit.record(Events.USER_REACTIVATED, actor=by, ip=ip, subject=user)
-    db.session.commit()
+    accounts.commit_versioned(user, UserChanged)
 
 
 # ---- Passwords through emailed links -------------------------------------------------------------------------------
@@ -244,12 +258,16 @@ def set_password_with_token(raw: str, purpose: TokenPurpose, new_password: str, 
     and, if their role needs it, two-factor (a reset never gets round two-factor). Commits."""
     token = account_tokens.find_valid(raw, purpose)
     user = token.user
-    accounts.set_password(user, new_password)  # checks the policy before it changes anything
+    # The policy first (a refused password leaves the link usable), then the link is claimed, and only then is the
+    # user's row written: of submissions racing with one link, only the one that claimed it writes the (versioned)
+    # row, so the others are told the link was used rather than failing on a stale version.
+    check_password_policy(new_password, email=user.email, name=user.name)
     try:
         account_tokens.use(token)
     except DomainError:
         db.session.rollback()  # someone else used the link a moment ago: keep nothing of this attempt
         raise
+    accounts.set_password(user, new_password)
     sessions.end_all_sessions(user, sessions.EndReason.PASSWORD_CHANGED)
     event = Events.INVITATION_ACCEPTED if token.purpose is TokenPurpose.INVITATION else Events.PASSWORD_RESET
     audit.record(event, actor=user, ip=ip, subject=user)

@@ -437,7 +437,7 @@ def test_a_save_from_a_page_drawn_before_another_change_is_refused():
     applications.save_organisation(application, 1, OrganisationDetails(legal_name="From tab one"), complete=False)
     with pytest.raises(ApplicationChanged) as caught:
         applications.save_organisation(application, 1, OrganisationDetails(legal_name="From tab two"), complete=False)
-    assert caught.value.message == "This application was changed elsewhere: check it and try again"
+    assert caught.value.message.startswith("Someone else changed this application (last changed ")
     assert _reload(application).provider.legal_name == "From tab one"
 
 

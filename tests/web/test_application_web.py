@@ -361,8 +361,8 @@ def test_a_save_from_a_stale_page_is_refused_and_what_was_typed_is_shown_again(a
         provider_client, path, {**ORGANISATION, "legal_name": "Typed in the old tab"}, version=stale_version
     )
     page = _text(response)
-    assert response.status_code == 200
-    assert "This application was changed elsewhere: check it and try again" in page
+    assert response.status_code == 409
+    assert "Someone else changed this application" in page
     assert 'value="Typed in the old tab"' in page
     assert _provider(app, provider_client.provider_id).legal_name == ""  # nothing overwritten
     current = str(_application(app, provider_client.provider_id).version)
@@ -386,7 +386,7 @@ def test_submitting_from_a_stale_check_page_is_refused(app, provider_client, dps
     response = provider_client.post(
         "/provider/application/submit", data={"version": stale, "csrf_token": csrf_token(provider_client)}
     )
-    assert "This application was changed elsewhere" in _text(response)
+    assert response.status_code == 409 and "Someone else changed this application" in _text(response)
     assert _application(app, provider_client.provider_id).status is ApplicationStatus.DRAFT
 
 

@@ -138,7 +138,7 @@ def test_a_stale_approval_is_a_409_page_or_a_row_with_the_message(app, world):
     plain = _post(client, f"/manager/slas/{sla_id}/approve", {"version": stale})
     assert plain.status_code == 409 and "Someone else changed this SLA" in _text(plain)
     row = _post(client, f"/manager/slas/{sla_id}/approve", {"version": stale}, HTMX)
-    assert row.status_code == 200 and "Someone else changed this SLA" in _text(row)
+    assert row.status_code == 409 and "Someone else changed this SLA" in _text(row)
     assert _get(app, sla_id).status is SlaStatus.ACCEPTED
 
 

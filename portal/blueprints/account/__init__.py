@@ -10,7 +10,7 @@ from portal.blueprints.auth.forms import ActionForm, ChangeEmailForm, ChangePass
 from portal.extensions import db
 from portal.services import accounts, audit, sessions, two_factor
 from portal.services.audit import Events
-from portal.services.errors import DomainError
+from portal.services.errors import Conflict, DomainError
 from portal.web import client_ip
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -51,16 +51,27 @@ def change_password():
 @bp.route("/email", methods=["GET", "POST"])
 @roles(*ALL_ROLES)
 def change_email():
-    form = ChangeEmailForm()
+    form = ChangeEmailForm(data={"version": current_user.version})
+    conflict = None
     if form.validate_on_submit():
         try:
-            accounts.change_email(current_user, form.current_password.data, form.email.data, ip=client_ip())
+            accounts.change_email(
+                current_user, form.current_password.data, form.email.data, ip=client_ip(), version=form.version.data
+            )
+        except Conflict as error:
+            # What was typed stays (but the password); the version becomes the account's now, so sending again works.
+            db.session.rollback()
+            form.version.data = str(current_user.version)
+            conflict = error.message
         except DomainError as error:
             _show_error(form, error, "email")
         else:
             flash(f"Your email address is now {current_user.email}.", "success")
             return redirect(url_for("account.home"))
-    return render_template("account/change_email.html", form=form)
+    return (
+        render_template("account/change_email.html", form=form, conflict=conflict),
+        409 if conflict else 200,
+    )
 
 
 @bp.route("/two-factor/turn-off", methods=["GET", "POST"])

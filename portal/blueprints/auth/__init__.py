@@ -24,8 +24,10 @@ NEXT_KEY = "next_after_sign_in"
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never another host, never a scheme-relative //host URL."""
-    if not target:
+    """Only a path on this site: never another host, never a scheme-relative //host URL. Control characters and
+    whitespace are refused too: a browser drops tabs and line breaks ("/\t/evil" is "//evil" to it), and a CR or LF
+    in a Location header would be a header injection (werkzeug raises, which would be a 500)."""
+    if not target or any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -1,7 +1,10 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length
+
+# Longer than any password the policy accepts (portal.services.passwords): refused before it is hashed.
+PASSWORD_TOO_LONG = "Password must be 1024 characters or fewer"
 
 
 class SignInForm(FlaskForm):
@@ -49,7 +52,7 @@ class ChangePasswordForm(FlaskForm):
         "Current password",
         widget=GovPasswordInput(),
         render_kw={"autocomplete": "current-password"},
-        validators=[InputRequired(message="Enter your current password")],
+        validators=[InputRequired(message="Enter your current password"), Length(max=1024, message=PASSWORD_TOO_LONG)],
     )
     password = PasswordField(
         "New password",
@@ -62,12 +65,18 @@ class ChangePasswordForm(FlaskForm):
         "Confirm new password",
         widget=GovPasswordInput(),
         render_kw={"autocomplete": "new-password"},
-        validators=[InputRequired(message="Confirm your new password"), EqualTo("password", "The passwords do not match")],
+        validators=[
+            InputRequired(message="Confirm your new password"),
+            Length(max=1024, message=PASSWORD_TOO_LONG),
+            EqualTo("password", "The passwords do not match"),
+        ],
     )
     submit = SubmitField("Change password", widget=GovSubmitInput())
 
 
 class ChangeEmailForm(FlaskForm):
+    # The account's version the page was drawn from: a change from a stale page is refused (issue 10).
+    version = HiddenField()
     email = StringField(
         "New email address",
         widget=GovTextInput(),
@@ -78,7 +87,7 @@ class ChangeEmailForm(FlaskForm):
         "Your password",
         widget=GovPasswordInput(),
         render_kw={"autocomplete": "current-password"},
-        validators=[InputRequired(message="Enter your password")],
+        validators=[InputRequired(message="Enter your password"), Length(max=1024, message=PASSWORD_TOO_LONG)],
     )
     submit = SubmitField("Change email address", widget=GovSubmitInput())
 
@@ -90,7 +99,7 @@ class PasswordConfirmForm(FlaskForm):
         "Your password",
         widget=GovPasswordInput(),
         render_kw={"autocomplete": "current-password"},
-        validators=[InputRequired(message="Enter your password")],
+        validators=[InputRequired(message="Enter your password"), Length(max=1024, message=PASSWORD_TOO_LONG)],
     )
     submit = SubmitField("Confirm", widget=GovSubmitInput())
 

@@ -16,7 +16,7 @@ from wtforms import Field, RadioField, SelectField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from portal import clock, csv_export
+from portal import clock, csv_export, submissions
 from portal.access import roles
 from portal.blueprints.manager import bp
 from portal.extensions import db
@@ -207,11 +207,14 @@ class ComplaintForm(FlaskForm):
     endpoint="new_performance_meeting",
 )
 @roles(Role.MANAGER)
+@submissions.single_submit("performance meeting")
 def new_performance_meeting(provider_id: int):
     provider = _provider_or_404(provider_id)
     form = MeetingForm()
     if form.validate_on_submit():
         try:
+            claimed = submissions.claim(submissions.sent_token(), current_user, "performance meeting")
+            submissions.made(claimed, url_for("manager.provider_performance", provider_id=provider.id))
             accountability.record_meeting(
                 provider.id,
                 current_user,
@@ -234,11 +237,14 @@ def new_performance_meeting(provider_id: int):
 
 @bp.route("/providers/<int:provider_id>/complaints/new", methods=["GET", "POST"], endpoint="new_complaint")
 @roles(Role.MANAGER)
+@submissions.single_submit("complaint")
 def new_complaint(provider_id: int):
     provider = _provider_or_404(provider_id)
     form = ComplaintForm(placements=accountability.placements_of(provider))
     if form.validate_on_submit():
         try:
+            claimed = submissions.claim(submissions.sent_token(), current_user, "complaint")
+            submissions.made(claimed, url_for("manager.provider_performance", provider_id=provider.id))
             accountability.record_complaint(
                 provider.id,
                 current_user,

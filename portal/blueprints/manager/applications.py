@@ -16,12 +16,13 @@ from wtforms import HiddenField, RadioField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length
 
+from portal import conflicts
 from portal.access import roles
 from portal.blueprints.manager import bp
 from portal.clock import london_today
-from portal.extensions import htmx
+from portal.extensions import db, htmx
 from portal.forms import whole_number
-from portal.models import Application, LotOutcome, Role
+from portal.models import Application, ApplicationStatus, LotOutcome, Role
 from portal.pagination import govuk_pagination
 from portal.services import decisions
 from portal.services.decisions import NOTE_MAX, Conflict, IllegalTransition, LotAssessment, QueueTab
@@ -158,13 +159,21 @@ def _application_or_404(application_id: int) -> Application:
         abort(404)
 
 
-def _render(application: Application, form: AssessmentForm, *, conflict: str | None = None, status: int = 200):
+def _render(
+    application: Application,
+    form: AssessmentForm,
+    *,
+    conflict: str | None = None,
+    status: int = 200,
+    saved_now: list | None = None,
+):
     return (
         render_template(
             "manager/application.html",
             view=decisions.assessment(application, today()),
             form=form,
             conflict=conflict,
+            saved_now=saved_now,
             outcome=LotOutcome,
             today=today(),
         ),
@@ -188,10 +197,18 @@ def _sent_assessment(form: AssessmentForm, application: Application) -> tuple[di
     return lots, notes
 
 
-def _conflict(application_id: int, error: DomainError):
-    """The page again with the latest saved state, the message at the top, and HTTP 409."""
+def _conflict(application_id: int, error: DomainError, sent: AssessmentForm | None = None):
+    """The page again with the message at the top, and HTTP 409. While the application can still be assessed, the
+    form keeps what was ``sent`` (its version moved on, so sending again goes through) and what is saved now is
+    listed beside it; once decided, the page shows the decision."""
+    db.session.rollback()
     application = _application_or_404(application_id)
-    return _render(application, assessment_form(application, formdata=None), conflict=error.message, status=409)
+    saved = assessment_form(application, formdata=None)
+    if sent is None or application.status is not ApplicationStatus.SUBMITTED:
+        return _render(application, saved, conflict=error.message, status=409)
+    sent.version.data = str(application.version)
+    saved_now = conflicts.saved_now(sent, {field.name: field.data for field in saved})
+    return _render(application, sent, conflict=error.message, status=409, saved_now=saved_now)
 
 
 @bp.post("/applications/<int:application_id>/assessment")
@@ -211,7 +228,7 @@ def assess_application(application_id: int):
                 rejection_reason=form.rejection_reason.data or "",
             )
         except (Conflict, IllegalTransition) as error:
-            return _conflict(application_id, error)
+            return _conflict(application_id, error, form)
         except DomainError as error:
             show_error(form, error, "rejection_reason")
         else:
@@ -239,7 +256,7 @@ def decide_application(application_id: int):
                 ip=client_ip(),
             )
         except (Conflict, IllegalTransition) as error:
-            return _conflict(application_id, error)
+            return _conflict(application_id, error, form)
         except DomainError as error:
             show_error(form, error, "rejection_reason")
         else:

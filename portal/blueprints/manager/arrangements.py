@@ -14,7 +14,7 @@ from wtforms import Field, HiddenField, RadioField, StringField, SubmitField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from portal import clock
+from portal import clock, submissions
 from portal.access import roles
 from portal.blueprints.manager import bp
 from portal.clock import london_today
@@ -77,6 +77,7 @@ def arrangement_page():
 
 @bp.route("/arrangement/successor/new", methods=["GET", "POST"], endpoint="new_successor")
 @roles(Role.MANAGER)
+@submissions.single_submit("successor arrangement")
 def new_successor():
     today = london_today(clock.now())
     current = arrangements.current_arrangement(today)
@@ -94,6 +95,8 @@ def new_successor():
                     "The current arrangement changed while you had this page open. Nothing you sent was saved: "
                     "check the arrangement page, then set up the successor again."
                 )
+            claimed = submissions.claim(submissions.sent_token(), current_user, "successor arrangement")
+            submissions.made(claimed, url_for("manager.arrangement"))
             successor = arrangements.set_up_successor(
                 current.id,
                 SuccessorDetails(

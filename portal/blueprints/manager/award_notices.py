@@ -19,6 +19,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from portal import clock
 from portal.access import roles
 from portal.blueprints.manager import bp
+from portal.downloads import content_disposition
 from portal.extensions import db
 from portal.models import Role
 from portal.services import audit, ocds
@@ -115,6 +116,6 @@ def award_notices_json(year: int, quarter: int):
     db.session.commit()
     body = json.dumps(package, indent=2, ensure_ascii=False) + "\n"
     response = Response(body, mimetype="application/json")
-    response.headers["Content-Disposition"] = f'attachment; filename="{period.filename}"'
+    response.headers["Content-Disposition"] = content_disposition(period.filename)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -14,6 +14,7 @@ from wtforms import HiddenField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from portal import submissions
 from portal.access import roles
 from portal.blueprints.auth.forms import ActionForm
 from portal.blueprints.manager import bp
@@ -104,6 +105,7 @@ def lot_list():
 
 @bp.route("/lots/<int:lot_id>/questions", methods=["GET", "POST"], endpoint="lot_questions")
 @roles(Role.MANAGER)
+@submissions.single_submit("lot question")
 def lot_questions_page(lot_id: int):
     lot = _lot_or_404(lot_id)
     if request.method == "GET":
@@ -111,6 +113,9 @@ def lot_questions_page(lot_id: int):
     form = QuestionForm()
     if form.validate_on_submit():
         try:
+            # Where it leads is known before: the service commits the claim with the question.
+            claimed = submissions.claim(submissions.sent_token(), current_user, "lot question")
+            submissions.made(claimed, url_for("manager.lot_questions", lot_id=lot.id))
             lot_questions.add_question(
                 lot.id, current_user, text=form.text.data, guidance=form.guidance.data or "", ip=client_ip()
             )

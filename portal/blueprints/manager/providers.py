@@ -16,6 +16,7 @@ from wtforms import RadioField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, ValidationError
 
+from portal import submissions
 from portal.access import roles
 from portal.blueprints.manager import bp
 from portal.blueprints.manager.applications import page_number, show_error, today
@@ -159,12 +160,16 @@ def provider_detail(provider_id: int):
 
 @bp.route("/providers/<int:provider_id>/suspend", methods=["GET", "POST"])
 @roles(Role.MANAGER)
+@submissions.single_submit("suspension")
 def suspend_provider(provider_id: int):
     provider = _provider_or_404(provider_id)
     lots = suspensions.suspension_lots(provider, today())
     form = SuspendForm(lots=lots)
     if form.validate_on_submit():
         try:
+            # Where it leads is known before: the service commits the claim with the suspension.
+            claimed = submissions.claim(submissions.sent_token(), current_user, "suspension")
+            submissions.made(claimed, url_for("manager.provider_detail", provider_id=provider.id))
             suspension = suspensions.suspend(
                 provider.id,
                 current_user,

@@ -16,9 +16,10 @@ from wtforms import BooleanField, RadioField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length
 
-from portal import clock
+from portal import clock, submissions
 from portal.access import roles
 from portal.blueprints.manager import bp
+from portal.downloads import content_disposition
 from portal.extensions import db
 from portal.models import Child, ErasureStatus, Role
 from portal.pagination import govuk_pagination
@@ -101,14 +102,17 @@ def _propose_page(child_id: int, form: ProposeForm, *, error: str | None = None,
 
 @bp.route("/retention/children/<int:child_id>/erasure", methods=["GET", "POST"])
 @roles(Role.MANAGER)
+@submissions.single_submit("erasure request")
 def propose_erasure(child_id: int):
     _child_or_404(child_id)
     form = ProposeForm()
     if form.validate_on_submit():
         try:
+            claimed = submissions.claim(submissions.sent_token(), current_user, "erasure request")
             made = retention.propose_erasure(
                 child_id, current_user, reason=form.reason.data or "", now=clock.now(), ip=client_ip()
             )
+            submissions.made(claimed, url_for("manager.erasure", request_id=made.id))
         except (Conflict, IllegalTransition) as error:
             db.session.rollback()
             return _propose_page(child_id, form, error=error.message, status=409)
@@ -203,7 +207,7 @@ def subject_access_json(child_id: int):
         json.dumps(data, indent=2, ensure_ascii=False),
         mimetype="application/json",
         headers={
-            "Content-Disposition": f'attachment; filename="subject-access-child-{child_id}.json"',
+            "Content-Disposition": content_disposition(f"subject-access-child-{child_id}.json"),
             "Cache-Control": "no-store",
         },
     )

@@ -17,7 +17,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovSubmitInput,
 from wtforms import BooleanField, HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length
 
-from portal import clock
+from portal import clock, conflicts, submissions
 from portal.access import roles
 from portal.blueprints.auth.forms import ActionForm
 from portal.blueprints.manager import bp
@@ -78,13 +78,17 @@ def sections_form(count: int, *, formdata=None, data: dict | None = None) -> Fla
     return form
 
 
-def _form_for(template: SlaTemplate) -> FlaskForm:
-    """The template's sections, and an empty pair at the end to add one."""
+def _saved(template: SlaTemplate) -> dict:
     data = {"version": str(template.version)}
     for index, section in enumerate(template.sections, 1):
         data[heading_field(index)] = section.heading
         data[body_field(index)] = section.body
-    return sections_form(len(template.sections) + 1, data=data)
+    return data
+
+
+def _form_for(template: SlaTemplate) -> FlaskForm:
+    """The template's sections, and an empty pair at the end to add one."""
+    return sections_form(len(template.sections) + 1, data=_saved(template))
 
 
 def _template_or_404(template_id: int) -> SlaTemplate:
@@ -94,7 +98,14 @@ def _template_or_404(template_id: int) -> SlaTemplate:
         abort(404)
 
 
-def _page(template: SlaTemplate, form: FlaskForm | None, *, error: str | None = None, status: int = 200):
+def _page(
+    template: SlaTemplate,
+    form: FlaskForm | None,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    saved_now: list | None = None,
+):
     used = sla_terms.used_by(template.id)
     latest = db.session.scalar(sa.select(sa.func.max(SlaTemplate.number)))
     return (
@@ -106,6 +117,7 @@ def _page(template: SlaTemplate, form: FlaskForm | None, *, error: str | None = 
             form=form if not used else None,
             count=whole_number(form.count.data) if form is not None and not used else 0,
             error=error,
+            saved_now=saved_now,
             action_form=ActionForm(),
         ),
         status,
@@ -124,11 +136,14 @@ def sla_terms_list():
 
 @bp.post("/sla-terms/new")
 @roles(Role.MANAGER)
+@submissions.single_submit("SLA terms version")
 def new_sla_terms():
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
+        claimed = submissions.claim(submissions.sent_token(), current_user, "SLA terms version")
         template = sla_terms.new_version(current_user, now=clock.now(), ip=client_ip())
+        submissions.made(claimed, url_for("manager.sla_terms_version", template_id=template.id))
     except Conflict as error:
         flash(error.message, "info")
         return redirect(url_for("manager.sla_terms"))
@@ -204,9 +219,10 @@ def sla_terms_version(template_id: int):
     except Conflict as error:
         db.session.rollback()
         fresh = _template_or_404(template_id)
-        # What was typed stays; sent again, having looked, it is saved.
+        # What was typed stays, beside what is saved now; sent again, having looked, it is saved.
         form.version.data = str(fresh.version)
-        return _page(fresh, form, error=error.message, status=409)
+        saved_now = conflicts.saved_now(form, _saved(fresh))
+        return _page(fresh, form, error=error.message, status=409, saved_now=saved_now)
     except FieldErrors as error:
         _show_errors(form, error, indexes)
         return _page(template, form)

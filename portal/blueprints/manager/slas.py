@@ -15,7 +15,7 @@ from werkzeug.routing import BuildError
 from wtforms import HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length
 
-from portal import clock
+from portal import clock, conflicts, submissions
 from portal.access import roles
 from portal.blueprints.auth import _safe_next
 from portal.blueprints.manager import bp
@@ -87,8 +87,9 @@ class TerminateForm(FlaskForm):
     submit = SubmitField("Terminate SLA", widget=GovSubmitInput())
 
 
-def edit_form(sla: Sla, formdata=None) -> FlaskForm:
-    """Three money inputs per lot and one target per KPI, filled in with the draft's values (or what was sent)."""
+def edit_form(sla: Sla, formdata=None, *, saved_only: bool = False) -> FlaskForm:
+    """Three money inputs per lot and one target per KPI, filled in with the draft's values (or what was sent;
+    ``saved_only``: never what was sent)."""
 
     class Form(FlaskForm):
         version = HiddenField()
@@ -121,8 +122,11 @@ def edit_form(sla: Sla, formdata=None) -> FlaskForm:
                 validators=[Length(max=10, message="Enter a number from 0 to 100")],
             ),
         )
-    form = Form() if formdata is None else Form(formdata=formdata)
-    if not form.is_submitted():
+    if saved_only:
+        form = Form(formdata=None)
+    else:
+        form = Form() if formdata is None else Form(formdata=formdata)
+    if saved_only or not form.is_submitted():
         form.version.data = str(sla.version)
     return form
 
@@ -205,8 +209,10 @@ def _row(
     error: str | None = None,
     comment_error: str | None = None,
     typed: str = "",
+    status: int = 200,
 ):
-    """One row of the queue, for htmx (always 200: htmx 2 swaps only 2xx answers)."""
+    """One row of the queue, for htmx: 409 after a refused change (the htmx config in layouts/base.html swaps a 409
+    like a 2xx, so the row shows why, with the comment as typed)."""
     today = clock.london_today(clock.now())
     return (
         render_template(
@@ -221,7 +227,7 @@ def _row(
             sla_url=sla_url,
             row_id=row_id,
         ),
-        200,
+        status,
         VARY,
     )
 
@@ -229,7 +235,8 @@ def _row(
 # ---- Refused: the SLA as it is and why (409) --------------------------------------------------------------------
 
 
-def _refused(sla_id: int, error: DomainError, *, status: int = 409):
+def _refused(sla_id: int, error: DomainError, *, status: int = 409, typed: str = ""):
+    """The SLA as it is now and why the change was refused; ``typed``, a comment that was not saved, is shown again."""
     db.session.rollback()
     sla = _sla_or_404(sla_id)
     working_url = None
@@ -241,6 +248,7 @@ def _refused(sla_id: int, error: DomainError, *, status: int = 409):
             sla=sla,
             form=None,
             blocked=error.message,
+            typed=typed,
             working_url=working_url,
             sla_url=sla_url,
             rate_field=rate_field,
@@ -262,6 +270,7 @@ def _edit_page(sla: Sla, form: FlaskForm | None, *, status: int = 200):
             sla=sla,
             form=form,
             blocked=None,
+            saved_now=getattr(form, "saved_now", None),
             working_url=None,
             sla_url=sla_url,
             rate_field=rate_field,
@@ -304,9 +313,12 @@ def edit_sla(sla_id: int):
             fresh = _sla_or_404(sla_id)
             if fresh.status not in slas.EDITABLE:
                 return _refused(sla_id, error)
-            # What was typed stays; the version becomes the SLA's as it is now, so a second save goes through.
+            # What was typed stays, beside what is saved now; the version becomes the SLA's as it is now, so a second
+            # save goes through.
             form.version.data = str(fresh.version)
             form.version.errors = [error.message]
+            saved = edit_form(fresh, saved_only=True)
+            form.saved_now = conflicts.saved_now(form, {field.name: field.data for field in saved})
             return _edit_page(fresh, form, status=409)
         except IllegalTransition as error:
             return _refused(sla_id, error)
@@ -339,7 +351,16 @@ def send_sla(sla_id: int):
         )
     except NotAllowed:
         abort(403)
-    except (Conflict, IllegalTransition) as error:
+    except Conflict as error:
+        # Changed since the page was drawn, and still a draft: the draft as it is now, to check and send from.
+        db.session.rollback()
+        fresh = _sla_or_404(sla_id)
+        if fresh.status not in slas.EDITABLE:
+            return _refused(sla_id, error)
+        edit = edit_form(fresh, saved_only=True)
+        edit.version.errors = [error.message]
+        return _edit_page(fresh, edit, status=409)
+    except IllegalTransition as error:
         return _refused(sla_id, error)
     except DomainError as error:
         # Something is missing: the edit page, with each gap next to its field.
@@ -372,7 +393,7 @@ def approve_sla(sla_id: int):
     except DomainError as error:
         if htmx:
             db.session.rollback()
-            return _row(_sla_or_404(sla_id), error=error.message)
+            return _row(_sla_or_404(sla_id), error=error.message, status=409)
         return _refused(sla_id, error)
     db.session.commit()
     message = f"Approved version {sla.number} of the SLA of {sla.provider.name}. Its users have been told."
@@ -409,8 +430,8 @@ def return_sla(sla_id: int):
     except (Conflict, IllegalTransition) as error:
         if htmx:
             db.session.rollback()
-            return _row(_sla_or_404(sla_id), error=error.message, typed=typed)
-        return _refused(sla_id, error)
+            return _row(_sla_or_404(sla_id), error=error.message, typed=typed, status=409)
+        return _refused(sla_id, error, typed=typed)
     except DomainError as error:
         db.session.rollback()
         sla = _sla_or_404(sla_id)
@@ -430,12 +451,15 @@ def return_sla(sla_id: int):
 
 @bp.post("/slas/<int:sla_id>/vary")
 @roles(Role.MANAGER)
+@submissions.single_submit("SLA variation")
 def vary_sla(sla_id: int):
     _sla_or_404(sla_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
+        claimed = submissions.claim(submissions.sent_token(), current_user, "SLA variation")
         draft = sla_workflow.vary(sla_id, current_user, now=clock.now(), ip=client_ip())
+        submissions.made(claimed, url_for("manager.edit_sla", sla_id=draft.id))
     except NotAllowed:
         abort(403)
     except DomainError as error:

@@ -9,18 +9,19 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCharacterCount, GovRadioInput, GovSelect, GovSubmitInput, GovTextInput
-from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from portal import submissions
 from portal.access import roles
 from portal.blueprints.auth.forms import ActionForm
 from portal.blueprints.manager import bp
-from portal.extensions import htmx
+from portal.extensions import db, htmx
 from portal.models import Role
 from portal.pagination import govuk_pagination
 from portal.services import users
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import Conflict, DomainError, NotFound
 from portal.web import client_ip
 
 RESULTS_ID = "user-results"
@@ -120,7 +121,13 @@ class InviteUserForm(FlaskForm):
                 raise ValidationError("Select a provider from the list")
 
 
-class DeactivateForm(FlaskForm):
+class VersionForm(FlaskForm):
+    """A button that changes the account: it carries the account's version the page showed (issue 10)."""
+
+    version = HiddenField()
+
+
+class DeactivateForm(VersionForm):
     reason = TextAreaField(
         "Reason (optional)",
         widget=GovCharacterCount(),
@@ -179,11 +186,14 @@ def user_list():
 
 @bp.route("/users/invite", methods=["GET", "POST"])
 @roles(Role.MANAGER)
+@submissions.single_submit("invitation")
 def invite_user():
     form = InviteUserForm(service_names=users.service_names(), provider_names=users.provider_names())
     if form.validate_on_submit():
         role = Role(form.role.data)
         try:
+            # The service commits the claim with the new user; where the user is, is recorded just after.
+            claimed = submissions.claim(submissions.sent_token(), current_user, "invitation")
             user = users.invite(
                 current_user,
                 email=form.email.data,
@@ -196,6 +206,8 @@ def invite_user():
         except DomainError as error:
             _show_error(form, error, "email")
         else:
+            submissions.made(claimed, url_for("manager.user_detail", user_id=user.id))
+            db.session.commit()
             flash(f"Invitation sent to {user.email}. The link in it works for 72 hours.", "success")
             return redirect(url_for("manager.user_detail", user_id=user.id))
     return render_template("manager/invite_user.html", form=form)
@@ -204,20 +216,30 @@ def invite_user():
 @bp.get("/users/<int:user_id>")
 @roles(Role.MANAGER)
 def user_detail(user_id: int):
-    return _detail_page(_user_or_404(user_id), DeactivateForm())
+    user = _user_or_404(user_id)
+    return _detail_page(user, DeactivateForm(data={"version": user.version}))
 
 
-def _detail_page(user, deactivate_form: DeactivateForm):
-    return render_template(
-        "manager/user.html",
-        user=user,
-        status=users.status_of(user),
-        role_labels=ROLE_LABELS,
-        events=users.recent_events(user),
-        deactivate_form=deactivate_form,
-        action_form=ActionForm(),
-        # The error summary appears when the deactivation form was refused.
-        form=deactivate_form if deactivate_form.errors else None,
+def _detail_page(user, deactivate_form: DeactivateForm, *, conflict: str | None = None):
+    """The account; with ``conflict`` (a change from a stale page), why nothing was saved, HTTP 409. The forms carry
+    the version as it is now, so trying again goes through; a reason typed is kept."""
+    if conflict:
+        deactivate_form.version.data = str(user.version)
+    return (
+        render_template(
+            "manager/user.html",
+            user=user,
+            status=users.status_of(user),
+            role_labels=ROLE_LABELS,
+            events=users.recent_events(user),
+            deactivate_form=deactivate_form,
+            reactivate_form=VersionForm(formdata=None, data={"version": user.version}),
+            action_form=ActionForm(),
+            conflict=conflict,
+            # The error summary appears when the deactivation form was refused.
+            form=deactivate_form if deactivate_form.errors else None,
+        ),
+        409 if conflict else 200,
     )
 
 
@@ -228,7 +250,9 @@ def deactivate_user(user_id: int):
     form = DeactivateForm()
     if form.validate_on_submit():
         try:
-            ended = users.deactivate(current_user, user, form.reason.data, ip=client_ip())
+            ended = users.deactivate(current_user, user, form.reason.data, ip=client_ip(), version=form.version.data)
+        except Conflict as error:
+            return _detail_page(_user_or_404(user_id), form, conflict=error.message)
         except DomainError as error:
             flash(error.message, "info")
         else:
@@ -243,9 +267,12 @@ def deactivate_user(user_id: int):
 @roles(Role.MANAGER)
 def reactivate_user(user_id: int):
     user = _user_or_404(user_id)
-    if ActionForm().validate_on_submit():
+    form = VersionForm()
+    if form.validate_on_submit():
         try:
-            users.reactivate(current_user, user, ip=client_ip())
+            users.reactivate(current_user, user, ip=client_ip(), version=form.version.data)
+        except Conflict as error:
+            return _detail_page(_user_or_404(user_id), DeactivateForm(formdata=None), conflict=error.message)
         except DomainError as error:
             flash(error.message, "info")
         else:

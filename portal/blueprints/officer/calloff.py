@@ -14,7 +14,7 @@ from wtforms import Field, HiddenField, RadioField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length
 
-from portal import clock
+from portal import clock, submissions
 from portal.access import roles
 from portal.blueprints.officer import bp
 from portal.extensions import db, htmx
@@ -255,8 +255,17 @@ def award(referral_id: int):
             )
         except NotAllowed:
             abort(403)
-        except (Conflict, IllegalTransition) as error:
-            if error.field is None or isinstance(error, Conflict):
+        except Conflict as error:
+            # A stale page: the referral as it is now, the choice and rationale as typed (the version moved on, so
+            # awarding again, having looked, goes through).
+            db.session.rollback()
+            fresh = _referral_or_404(referral_id)
+            if evaluation.live_view(fresh, clock.now()).stage is not Stage.EVALUATING:
+                return _state_error(referral_id, error)
+            form.version.data = str(fresh.version)
+            return referral_page(fresh, form=form, error=error.message, status=409)
+        except IllegalTransition as error:
+            if error.field is None:
                 return _state_error(referral_id, error)
             # The chosen offer is out of the running (withdrawn meanwhile): say so next to the choice.
             db.session.rollback()
@@ -467,13 +476,16 @@ def republish(referral_id: int):
 
 @bp.route("/referrals/<int:referral_id>/off-dps", methods=["GET", "POST"])
 @roles(Role.OFFICER)
+@submissions.single_submit("off-DPS request")
 def request_off_dps(referral_id: int):
     form = OffDpsForm()
 
     def act(version: int | None) -> str:
+        claimed = submissions.claim(submissions.sent_token(), current_user, "off-DPS request")
         evaluation.request_off_dps(
             referral_id, current_user, version=version, reason=form.reason.data or "", now=clock.now(), ip=client_ip()
         )
+        submissions.made(claimed, url_for("officer.referral", referral_id=referral_id))
         return "Your request has been sent to the manager, who will approve or refuse it."
 
     return _action(

@@ -21,7 +21,7 @@ from wtforms import HiddenField, RadioField, SelectMultipleField, StringField, S
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length
 
-from portal import clock
+from portal import clock, submissions
 from portal.access import roles
 from portal.blueprints.officer import bp
 from portal.extensions import db
@@ -345,6 +345,7 @@ def _show_errors(form: PlacementForm, errors: dict[str, str]) -> None:
 
 @bp.route("/referrals/<int:referral_id>/placement", methods=["GET", "POST"])
 @roles(Role.OFFICER)
+@submissions.single_submit("placement")
 def new_placement(referral_id: int):
     found = _referral_or_404(referral_id)
     if not referrals.may_act(found, current_user):
@@ -364,7 +365,9 @@ def new_placement(referral_id: int):
     if form.validate_on_submit():
         now = clock.now()
         try:
+            claimed = submissions.claim(submissions.sent_token(), current_user, "placement")
             placement = placement_setup.create(referral_id, current_user, terms_from(form), now=now, ip=client_ip())
+            submissions.made(claimed, url_for("placements.placement", placement_id=placement.id))
         except NotAllowed:
             abort(403)
         except Conflict as error:

@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal import clock
+from portal import clock, submissions
 from portal.access import roles
 from portal.blueprints.officer import bp
 from portal.blueprints.officer.referral_forms import (
@@ -32,7 +32,6 @@ from portal.blueprints.officer.referral_forms import (
     provision_data,
 )
 from portal.clock import london_today
-from portal.errors import render_error
 from portal.extensions import db, htmx
 from portal.formatting import long_date, quantity
 from portal.forms import whole_number
@@ -73,8 +72,17 @@ def _commit() -> None:
         ) from None
 
 
-def _not_now(error: DomainError):
-    return render_error(409, "You cannot change this referral now", error.message)
+def _not_now(error: DomainError, *, typed: list[tuple[str, str]] | None = None, stale: bool = False):
+    """A change the referral's stage refuses (409). ``stale``: the page it came from was drawn before someone else's
+    change, and the message says so; ``typed`` (label, text) pairs are shown, so nothing typed is lost."""
+    message = f"Someone else changed this referral while you had it open. {error.message}" if stale else error.message
+    typed = [(label, text) for label, text in typed or [] if text]
+    return (
+        render_template(
+            "errors/error.html", status=409, title="You cannot change this referral now", message=message, typed=typed
+        ),
+        409,
+    )
 
 
 def _show_errors(form: FlaskForm, errors: dict[str, str], *, keep_existing: bool = False) -> None:
@@ -262,6 +270,7 @@ def referral_index():
 
 @bp.route("/referrals/new", methods=["GET", "POST"])
 @roles(Role.OFFICER)
+@submissions.single_submit("referral")
 def new_referral():
     form = ChildForm()
     if form.is_submitted():
@@ -270,7 +279,9 @@ def new_referral():
 
         def save():
             nonlocal started
+            claimed = submissions.claim(submissions.sent_token(), current_user, "referral")
             started = referral_drafts.start_referral(form.details(), current_user, now=clock.now(), ip=client_ip())
+            submissions.made(claimed, url_for("officer.referral_draft", referral_id=started.referral.id))
 
         done, _ = _save(form, save, lambda: referral_drafts.check_child(form.details(), today), version_now=lambda: "")
         if done is True:
@@ -711,7 +722,12 @@ def withdraw_referral(referral_id: int):
         stage = referrals.ensure_stage(referral, referrals.Action.WITHDRAW, now)
     except IllegalTransition as error:
         if request.method == "POST":
-            return _not_now(error)
+            sent = whole_number(request.form.get("version"))
+            return _not_now(
+                error,
+                typed=[(str(WithdrawForm.reason.args[0]), request.form.get("reason", ""))],
+                stale=sent is not None and sent != referral.version,
+            )
         flash(error.message)
         return redirect(url_for("officer.referral", referral_id=referral.id))
     conflict = None

@@ -13,7 +13,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextArea, GovT
 from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import Length
 
-from portal import clock
+from portal import clock, submissions
 from portal.access import roles
 from portal.blueprints.placements import bp
 from portal.blueprints.placements.reviews import show_errors
@@ -97,6 +97,7 @@ def concerns_list(placement_id: int):
 
 @bp.route("/<int:placement_id>/concerns/new", methods=["GET", "POST"])
 @roles(Role.OFFICER, Role.PROVIDER)
+@submissions.single_submit("concern")
 def new_concern(placement_id: int):
     placement = _placement_or_404(placement_id)
     if not concerns.may_raise(placement, current_user):
@@ -104,6 +105,7 @@ def new_concern(placement_id: int):
     form = ConcernForm()
     if form.validate_on_submit():
         try:
+            claimed = submissions.claim(submissions.sent_token(), current_user, "concern")
             concern = concerns.raise_concern(
                 placement_id,
                 current_user,
@@ -113,6 +115,7 @@ def new_concern(placement_id: int):
                 now=clock.now(),
                 ip=client_ip(),
             )
+            submissions.made(claimed, url_for("placements.concern", placement_id=placement_id, concern_id=concern.id))
         except (NotAllowed, NotFound):
             abort(403)
         except DomainError as error:

@@ -15,7 +15,7 @@ from wtforms import HiddenField, RadioField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length
 
-from portal import clock
+from portal import clock, submissions
 from portal.access import roles
 from portal.blueprints.placements import bp
 from portal.extensions import db
@@ -217,6 +217,7 @@ def _report_form_page(placement: Placement, form: FlaskForm | None, *, blocked: 
 
 @bp.route("/<int:placement_id>/reports/new", methods=["GET", "POST"])
 @roles(Role.PROVIDER)
+@submissions.single_submit("progress report")
 def new_report(placement_id: int):
     placement = _placement_or_404(placement_id)
     if not placements.may_record(placement, current_user):
@@ -228,9 +229,11 @@ def new_report(placement_id: int):
             aim.id: (form[field_name("rating", aim.id)].data, form[field_name("evidence", aim.id)].data) for aim in aims
         }
         try:
+            claimed = submissions.claim(submissions.sent_token(), current_user, "progress report")
             report = reviews.submit_report(
                 placement_id, current_user, ratings, form.child_view.data, now=clock.now(), ip=client_ip()
             )
+            submissions.made(claimed, url_for("placements.report", placement_id=placement_id, report_id=report.id))
         except NotAllowed:
             abort(403)
         except (IllegalTransition, Conflict) as error:
@@ -300,6 +303,7 @@ def _review_form_page(
 
 @bp.route("/<int:placement_id>/reviews/new", methods=["GET", "POST"])
 @roles(Role.OFFICER)
+@submissions.single_submit("review")
 def new_review(placement_id: int):
     placement = _placement_or_404(placement_id)
     if not placements.may_manage(placement, current_user):
@@ -312,6 +316,7 @@ def new_review(placement_id: int):
             for aim in placement.referral.aims
         }
         try:
+            claimed = submissions.claim(submissions.sent_token(), current_user, "review")
             reviews.record_review(
                 placement_id,
                 current_user,
@@ -324,6 +329,7 @@ def new_review(placement_id: int):
                 now=now,
                 ip=client_ip(),
             )
+            submissions.made(claimed, url_for("placements.reviews", placement_id=placement_id))
         except NotAllowed:
             abort(403)
         except Conflict as error:

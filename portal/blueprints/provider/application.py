@@ -24,6 +24,7 @@ from wtforms import HiddenField, RadioField, SelectMultipleField, StringField, T
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length
 
+from portal import conflicts, submissions
 from portal.access import roles
 from portal.blueprints.auth.forms import ActionForm
 from portal.blueprints.provider import bp
@@ -271,24 +272,33 @@ def _show_errors(form, error: FieldErrors) -> None:
 
 
 def _render_section(template: str, application, form, *, conflict: str | None = None, **context):
-    return render_template(
-        template,
-        application=application,
-        form=form,
-        conflict=conflict,
-        task_list_url=url_for("provider.application"),
-        **context,
+    """The section's page; after a stale save (``conflict``), HTTP 409 with what is saved now beside the form."""
+    return (
+        render_template(
+            template,
+            application=application,
+            form=form,
+            conflict=conflict,
+            saved_now=getattr(form, "saved_now", None),
+            task_list_url=url_for("provider.application"),
+            **context,
+        ),
+        409 if conflict else 200,
     )
 
 
-def _handle(form, application, save, section: Section):
-    """Run a section's save; on a problem return None with the form ready to show again, else the redirect."""
+def _handle(form, application, save, section: Section, current=None):
+    """Run a section's save; on a problem return None with the form ready to show again, else the redirect.
+    ``current()`` gives the values the form is drawn from: after a stale save, those that differ from what was
+    typed are shown beside the form (``form.saved_now``)."""
     try:
         save()
     except FieldErrors as error:
         _show_errors(form, error)
     except applications.ApplicationChanged as error:
         form.version.data = str(application.version)  # shown again with what was typed; saving again goes through
+        if current is not None:
+            form.saved_now = conflicts.saved_now(form, current())
         return None, error.message
     except applications.NotEditable as error:
         flash(error.message, "info")
@@ -348,8 +358,12 @@ def _status_display(status: Status) -> dict:
 
 @bp.post("/application/start")
 @roles(Role.PROVIDER)
+@submissions.single_submit("application")
 def start_application():
     try:
+        # Where it leads is known before: the claim is committed with the draft by the service.
+        claimed = submissions.claim(submissions.sent_token(), current_user, "application")
+        submissions.made(claimed, url_for("provider.application"))
         applications.start_application(current_user.provider)
     except DomainError as error:
         flash(error.message, "info")
@@ -359,27 +373,29 @@ def start_application():
 # ---- Sections -------------------------------------------------------------------------------------------------------
 
 
+def _organisation_data(application) -> dict:
+    provider = application.provider
+    return {
+        "version": application.version,
+        "legal_name": provider.legal_name,
+        "company_number": provider.company_number,
+        "charity_number": provider.charity_number,
+        "address": provider.address,
+        "postcode": provider.postcode,
+        "registered": {True: "yes", False: "no"}.get(provider.registered),
+        "ofsted_urn": provider.ofsted_urn,
+        "ofsted_grade": provider.ofsted_grade.value if provider.ofsted_grade else None,
+        "about": [name for name in ("small_business", "voluntary_sector") if getattr(provider, name)],
+    }
+
+
 @bp.route("/application/organisation", methods=["GET", "POST"])
 @roles(Role.PROVIDER)
 def application_organisation():
     application, elsewhere = _draft_or_redirect()
     if elsewhere:
         return elsewhere
-    provider = application.provider
-    form = OrganisationForm(
-        data={
-            "version": application.version,
-            "legal_name": provider.legal_name,
-            "company_number": provider.company_number,
-            "charity_number": provider.charity_number,
-            "address": provider.address,
-            "postcode": provider.postcode,
-            "registered": {True: "yes", False: "no"}.get(provider.registered),
-            "ofsted_urn": provider.ofsted_urn,
-            "ofsted_grade": provider.ofsted_grade.value if provider.ofsted_grade else None,
-            "about": [name for name in ("small_business", "voluntary_sector") if getattr(provider, name)],
-        }
-    )
+    form = OrganisationForm(data=_organisation_data(application))
     conflict = None
     if form.validate_on_submit():
         details = applications.OrganisationDetails(
@@ -399,10 +415,22 @@ def application_organisation():
             application,
             lambda: applications.save_organisation(application, form.version.data, details, complete=_complete()),
             Section.ORGANISATION,
+            lambda: _organisation_data(application),
         )
         if done:
             return done
     return _render_section("provider/application/organisation.html", application, form, conflict=conflict)
+
+
+def _safeguarding_lead_data(application) -> dict:
+    provider = application.provider
+    return {
+        "version": application.version,
+        "dsl_name": provider.dsl_name,
+        "dsl_role": provider.dsl_role,
+        "dsl_phone": provider.dsl_phone,
+        "dsl_email": provider.dsl_email,
+    }
 
 
 @bp.route("/application/safeguarding-lead", methods=["GET", "POST"])
@@ -411,16 +439,7 @@ def application_safeguarding_lead():
     application, elsewhere = _draft_or_redirect()
     if elsewhere:
         return elsewhere
-    provider = application.provider
-    form = SafeguardingLeadForm(
-        data={
-            "version": application.version,
-            "dsl_name": provider.dsl_name,
-            "dsl_role": provider.dsl_role,
-            "dsl_phone": provider.dsl_phone,
-            "dsl_email": provider.dsl_email,
-        }
-    )
+    form = SafeguardingLeadForm(data=_safeguarding_lead_data(application))
     conflict = None
     if form.validate_on_submit():
         details = applications.SafeguardingLead(
@@ -434,10 +453,25 @@ def application_safeguarding_lead():
             application,
             lambda: applications.save_safeguarding_lead(application, form.version.data, details, complete=_complete()),
             Section.SAFEGUARDING_LEAD,
+            lambda: _safeguarding_lead_data(application),
         )
         if done:
             return done
     return _render_section("provider/application/safeguarding_lead.html", application, form, conflict=conflict)
+
+
+def _offer_data(application) -> dict:
+    provider = application.provider
+    return {
+        "version": application.version,
+        "summary": provider.summary,
+        "needs": [n.need.value for n in provider.needs],
+        "age_from": "" if provider.age_from is None else str(provider.age_from),
+        "age_to": "" if provider.age_to is None else str(provider.age_to),
+        "areas": [a.area.value for a in provider.areas],
+        "capacity": "" if provider.capacity is None else str(provider.capacity),
+        "delivery_modes": [m.mode.value for m in provider.delivery_modes],
+    }
 
 
 @bp.route("/application/offer", methods=["GET", "POST"])
@@ -447,18 +481,7 @@ def application_offer():
     if elsewhere:
         return elsewhere
     provider = application.provider
-    form = OfferForm(
-        data={
-            "version": application.version,
-            "summary": provider.summary,
-            "needs": [n.need.value for n in provider.needs],
-            "age_from": "" if provider.age_from is None else str(provider.age_from),
-            "age_to": "" if provider.age_to is None else str(provider.age_to),
-            "areas": [a.area.value for a in provider.areas],
-            "capacity": "" if provider.capacity is None else str(provider.capacity),
-            "delivery_modes": [m.mode.value for m in provider.delivery_modes],
-        }
-    )
+    form = OfferForm(data=_offer_data(application))
     conflict = None
     if form.validate_on_submit():
         action = request.form.get("action")
@@ -478,6 +501,7 @@ def application_offer():
             application,
             lambda: applications.save_offer(application, form.version.data, details, complete=complete),
             Section.OFFER,
+            lambda: _offer_data(application),
         )
         if done and action == "sites":
             return redirect(url_for("provider.application_sites"))
@@ -490,6 +514,7 @@ def application_offer():
 
 @bp.route("/application/sites", methods=["GET", "POST"])
 @roles(Role.PROVIDER)
+@submissions.single_submit("site")
 def application_sites():
     application, elsewhere = _draft_or_redirect()
     if elsewhere:
@@ -499,6 +524,9 @@ def application_sites():
     if form.validate_on_submit():
         details = applications.SiteDetails(name=form.name.data, address=form.address.data, postcode=form.postcode.data)
         try:
+            # Where it leads is known before: the service commits the claim with the site.
+            claimed = submissions.claim(submissions.sent_token(), current_user, "site")
+            submissions.made(claimed, url_for("provider.application_sites"))
             site = applications.add_site(application, form.version.data, details)
         except FieldErrors as error:
             _show_errors(form, error)
@@ -514,7 +542,8 @@ def application_sites():
         form,
         conflict=conflict,
         sites=application.provider.sites,
-        remove_form=SectionForm(data={"version": application.version}),
+        # Never read from the request: after a stale add, removing a site must carry the version as it is now.
+        remove_form=SectionForm(formdata=None, data={"version": application.version}),
     )
 
 
@@ -530,7 +559,15 @@ def remove_site(site_id: int):
     except NotFound:
         abort(404)
     except applications.ApplicationChanged as error:
-        flash(error.message, "info")
+        # The sites as they are now, with why nothing was removed (409).
+        return _render_section(
+            "provider/application/sites.html",
+            application,
+            SiteForm(formdata=None, data={"version": application.version}),
+            conflict=error.message,
+            sites=application.provider.sites,
+            remove_form=SectionForm(formdata=None, data={"version": application.version}),
+        )
     else:
         flash("Site removed", "success")
     return redirect(url_for("provider.application_sites"))
@@ -552,6 +589,7 @@ def application_lots():
             application,
             lambda: applications.save_lots(application, form.version.data, form.lots.data or [], complete=_complete()),
             Section.LOTS,
+            lambda: {"lots": [str(row.lot_id) for row in application.lots]},
         )
         if done:
             return done
@@ -575,12 +613,15 @@ def application_questions():
     if not application.lots:
         flash("Choose the lots you are applying for first", "info")
         return redirect(url_for("provider.application_lots"))
-    answers = {answer.question_id: answer.answer for answer in application.answers}
-    data = {"version": application.version}
-    for _lot, questions in groups:
-        for question in questions:
-            data[applications.answer_field(question.id)] = answers.get(question.id, "")
-    form = questions_form(groups, data=data)
+    def answers_now() -> dict:
+        answers = {answer.question_id: answer.answer for answer in application.answers}
+        data = {"version": application.version}
+        for _lot, questions in groups:
+            for question in questions:
+                data[applications.answer_field(question.id)] = answers.get(question.id, "")
+        return data
+
+    form = questions_form(groups, data=answers_now())
     conflict = None
     if form.validate_on_submit():
         typed = {
@@ -593,6 +634,7 @@ def application_questions():
             application,
             lambda: applications.save_answers(application, form.version.data, typed, complete=_complete()),
             Section.QUESTIONS,
+            answers_now,
         )
         if done:
             return done
@@ -773,7 +815,7 @@ def submit_application():
     except applications.IncompleteApplication as error:
         return _render_check(application, problems=error.problems)
     except applications.ApplicationChanged as error:
-        return _render_check(application, problems=None, conflict=error.message)
+        return _render_check(application, problems=None, conflict=error.message, status=409)
     except applications.NotEditable as error:
         flash(error.message, "info")
         return redirect(url_for("provider.application"))

@@ -13,6 +13,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextInput
 from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
+from portal import submissions
 from portal.access import roles
 from portal.blueprints.provider import bp
 from portal.models import Role
@@ -58,6 +59,7 @@ def colleagues():
 
 @bp.route("/colleagues/invite", methods=["GET", "POST"])
 @roles(Role.PROVIDER)
+@submissions.single_submit("colleague invitation")
 def invite_colleague():
     try:
         users.ensure_may_invite_colleagues(current_user)
@@ -66,6 +68,9 @@ def invite_colleague():
     form = InviteColleagueForm()
     if form.validate_on_submit():
         try:
+            # Where it leads is known before: the service commits the claim with the new colleague.
+            claimed = submissions.claim(submissions.sent_token(), current_user, "colleague invitation")
+            submissions.made(claimed, url_for("provider.colleagues"))
             colleague = users.invite_colleague(current_user, email=form.email.data, name=form.name.data, ip=client_ip())
         except users.NotAllowed:
             abort(403)

@@ -15,6 +15,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovFileInput, GovSu
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import DateField, HiddenField, SubmitField
 
+from portal import submissions
 from portal.access import roles
 from portal.blueprints.provider import bp
 from portal.clock import london_today
@@ -92,11 +93,15 @@ def documents_page():
 
 @bp.route("/documents/<int:document_type_id>", methods=["GET", "POST"])
 @roles(Role.PROVIDER)
+@submissions.single_submit("document upload")
 def upload_document(document_type_id: int):
     document_type = _document_type(document_type_id)
     form = _upload_form(document_type, data={"return_to": request.args.get("from", "")})
     if form.validate_on_submit():
         try:
+            # Where it leads is known before: the service commits the claim with the document.
+            claimed = submissions.claim(submissions.sent_token(), current_user, "document upload")
+            submissions.made(claimed, url_for(RETURN_TO.get(form.return_to.data, "provider.documents")))
             documents.upload(
                 current_user.provider,
                 document_type,

@@ -20,7 +20,7 @@ from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Length
 
-from portal import clock
+from portal import clock, submissions
 from portal.access import roles
 from portal.blueprints.provider import bp
 from portal.extensions import db, htmx
@@ -339,6 +339,7 @@ def _render_offer_page(found: Opportunity, form: FlaskForm, *, conflict: str | N
 
 @bp.route("/opportunities/<int:referral_id>/offer", methods=["GET", "POST"])
 @roles(Role.PROVIDER)
+@submissions.single_submit("offer")
 def make_offer(referral_id: int):
     now = clock.now()
     found = _opportunity_or_404(referral_id, now)
@@ -352,6 +353,7 @@ def make_offer(referral_id: int):
     form.validate()
     revising = found.live_offer is not None
     try:
+        claimed = submissions.claim(submissions.sent_token(), current_user, "offer")
         offers.make_offer(
             referral_id,
             current_user,
@@ -360,6 +362,7 @@ def make_offer(referral_id: int):
             now=now,
             ip=client_ip(),
         )
+        submissions.made(claimed, url_for("provider.opportunity", referral_id=referral_id))
         db.session.commit()
     except NotFound:
         db.session.rollback()

@@ -97,10 +97,16 @@ def _accept_page(
     for each in (form, return_form):
         if not each.version.data:
             each.version.data = str(sla.version)
+    # Refused, the forms are not shown: what was typed in them is, so nothing typed is lost.
+    typed = []
+    if blocked is not None:
+        fields = (form.signatory_name, form.signatory_role, return_form.comment)
+        typed = [(str(field.label.text), field.data) for field in fields if field.data]
     return (
         render_template(
             "provider/sla_accept.html",
             sla=sla,
+            typed=typed,
             form=form if blocked is None else None,
             return_form=return_form if blocked is None else None,
             blocked=blocked,
