@@ -177,3 +177,23 @@ def published_call_off(*, providers: int = 2, now: datetime | None = None, days:
     referral = make_referral(officer, lot)
     publish(referral, officer, now=now, days=days)
     return CallOff(officer=officer, lot=lot, referral=referral, providers=made, provider_users=users)
+
+
+def offer_fields(aim_ids, start: date) -> dict:
+    """What a provider types into the offer form: an answer for each aim, a start date (day, month, year boxes) and a
+    price whose total is right (120 a day x 5 days a week x 12 weeks)."""
+    return {
+        **{f"aim_{aim_id}": f"Daily mentoring for aim {n}" for n, aim_id in enumerate(aim_ids, start=1)},
+        "start_date": [str(start.day), str(start.month), str(start.year)],
+        "hours_per_week": "15",
+        "sessions": "Monday to Friday, 9am to 12pm",
+        "location": "Our Uxbridge site",
+        "staffing_ratio": "1:2",
+        "transport": "Travel training",
+        "delivery_and_staffing": "A qualified teacher and a mentor",
+        "safeguarding": "DSL on site every day",
+        "rate_type": "day",
+        "rate": "120",
+        "units_per_week": "5",
+        "total": "7200",
+    }

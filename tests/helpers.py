@@ -90,3 +90,37 @@ def abort_with(code: int):
 @public
 def crash():
     raise RuntimeError("a bug the user must never see")
+
+
+def create_empty_postgresql_database(url: str) -> str:
+    """Make the PostgreSQL database ``url`` names afresh (dropped first if a failed run left it) and return its URL."""
+    target = sa.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    return target.render_as_string(hide_password=False)
+
+
+def drop_postgresql_database(url: str) -> None:
+    target = sa.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@contextmanager
+def empty_database(suite_url: str, suffix: str, folder):
+    """An empty database of the suite's kind beside the suite's own, removed afterwards: a new SQLite file in
+    ``folder``, or a new PostgreSQL database named after the suite's with ``_<suffix>``."""
+    url = sa.make_url(suite_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{folder / f'{suffix}.sqlite3'}"
+        return
+    scratch = create_empty_postgresql_database(url.set(database=f"{url.database}_{suffix}"))
+    try:
+        yield scratch
+    finally:
+        drop_postgresql_database(scratch)

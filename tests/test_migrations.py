@@ -16,23 +16,13 @@ from flask_migrate import downgrade, upgrade
 
 from portal.extensions import db
 from tests.conftest import make_app
+from tests.helpers import empty_database
 
 
 @pytest.fixture
 def scratch_database_url(database_url, tmp_path):
-    url = sa.make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-        return
-    scratch = url.set(database=f"{url.database}_migrations")
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{scratch.database}"'))
-    yield scratch.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-    admin.dispose()
+    with empty_database(database_url, "migrations", tmp_path) as url:
+        yield url
 
 
 def _schema_differences():

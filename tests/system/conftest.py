@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from tests.conftest import make_app
-from tests.system.servers import REDIS_URL, create_scratch_database, drop_database
+from tests.helpers import drop_postgresql_database
+from tests.system.servers import REDIS_URL, create_scratch_database
 
 HERE = Path(__file__).resolve().parent
 DESELECTED_REASON = (
@@ -57,7 +58,7 @@ def scratch_url(request):
     name = f"{sa.make_url(url).database}_{request.module.__name__.rpartition('.')[2]}"
     scratch = create_scratch_database(url, name)
     yield scratch
-    drop_database(scratch)
+    drop_postgresql_database(scratch)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.run import Server
+from tests.helpers import create_empty_postgresql_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -35,24 +36,11 @@ GUNICORN_ARGS = ["--workers", "2", "--worker-class", "sync", "--timeout", "60", 
 def create_scratch_database(test_url: str, name: str) -> str:
     """A new, empty database beside the suite's, migrated by `flask db upgrade` as a deployment would be."""
     url = sa.make_url(test_url).set(drivername="postgresql+psycopg", database=name)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    rendered = url.render_as_string(hide_password=False)
+    rendered = create_empty_postgresql_database(url)
     env = {**os.environ, "PORTAL_ENV": "development", "DATABASE_URL": rendered}
     done = subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"flask db upgrade failed:\n{done.stdout}\n{done.stderr}"
     return rendered
-
-
-def drop_database(url: str) -> None:
-    target = sa.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @dataclass(frozen=True)

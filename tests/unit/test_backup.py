@@ -23,6 +23,7 @@ from tests.factories import make_user
 from tests.factories_calloff import CHILD_FIRST_NAME, eligible_provider, make_offer
 from tests.factories_dps import add_document
 from tests.factories_placements import PLACEMENT_START, placed
+from tests.helpers import empty_database
 
 # Bytes no text encoding would keep unchanged: a NUL, high bytes, a line ending.
 DOCUMENT_BYTES = b"%PDF-1.7\n%\x00\xff\xfe binary body \r\n%%EOF\n"
@@ -31,21 +32,11 @@ DOCUMENT_BYTES = b"%PDF-1.7\n%\x00\xff\xfe binary body \r\n%%EOF\n"
 @pytest.fixture
 def restore_url(database_url, tmp_path):
     """An empty database to restore into, of the suite's kind: a new SQLite file, or a new PostgreSQL database."""
-    url = sa.make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'restored.sqlite3'}"
-        return
-    # Fail, never skip: a PostgreSQL deployment cannot back up without them (CI installs postgresql-client).
-    assert shutil.which("pg_dump") and shutil.which("pg_restore"), "pg_dump and pg_restore must be on PATH"
-    scratch = url.set(database=f"{url.database}_backup_restore")
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{scratch.database}"'))
-    yield scratch.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-    admin.dispose()
+    if sa.make_url(database_url).get_backend_name() == "postgresql":
+        # Fail, never skip: a PostgreSQL deployment cannot back up without them (CI installs postgresql-client).
+        assert shutil.which("pg_dump") and shutil.which("pg_restore"), "pg_dump and pg_restore must be on PATH"
+    with empty_database(database_url, "backup_restore", tmp_path) as url:
+        yield url
 
 
 def _populate(app) -> dict:

@@ -47,7 +47,7 @@ from portal.services import applications, children
 from portal.services.placements import ALL_SESSIONS
 from portal.submissions import ALREADY_SENT, ALREADY_SENT_ELSEWHERE, TOKEN_FIELD
 from tests.factories import AdmissionFactory, ProviderFactory, make_lot, make_lots, make_user
-from tests.factories_calloff import eligible_provider, published_call_off
+from tests.factories_calloff import eligible_provider, offer_fields, published_call_off
 from tests.factories_dps import document_type, make_provider
 from tests.factories_placements import awarded_referral, placed
 from tests.factories_slas import make_sla, make_template
@@ -103,21 +103,7 @@ def referral_case(freeze) -> Case:
 def offer_case(freeze) -> Case:
     call = published_call_off()
     start = london_today() + timedelta(days=40)
-    typed = {
-        **{f"aim_{aim.id}": f"Daily mentoring for aim {n}" for n, aim in enumerate(call.referral.aims, start=1)},
-        "start_date": _boxes(start),
-        "hours_per_week": "15",
-        "sessions": "Monday to Friday, 9am to 12pm",
-        "location": "Our Uxbridge site",
-        "staffing_ratio": "1:2",
-        "transport": "Travel training",
-        "delivery_and_staffing": "A qualified teacher and a mentor",
-        "safeguarding": "DSL on site every day",
-        "rate_type": "day",
-        "rate": "120",
-        "units_per_week": "5",
-        "total": "7200",
-    }
+    typed = offer_fields([aim.id for aim in call.referral.aims], start)
     page = f"/provider/opportunities/{call.referral.id}/offer"
     return Case(call.provider_users[0].email, page, typed, Offer)
 

@@ -16,7 +16,14 @@ from portal.clock import london_today
 from portal.extensions import db
 from portal.models import Invitation, Offer, OfferStatus, Referral, ReferralStatus
 from tests.factories import make_lot, make_user
-from tests.factories_calloff import eligible_provider, make_offer, make_referral, publish, published_call_off
+from tests.factories_calloff import (
+    eligible_provider,
+    make_offer,
+    make_referral,
+    offer_fields,
+    publish,
+    published_call_off,
+)
 from tests.helpers import count_queries, csrf_token, sign_in
 
 RESULTS = "opportunity-results"
@@ -65,23 +72,7 @@ def provider_client(app, setting):
 
 def offer_data(setting: Setting, token: str, **changes) -> dict:
     start = london_today() + timedelta(days=40)
-    data = {
-        "csrf_token": token,
-        "version": "",
-        **{f"aim_{aim_id}": f"Daily mentoring for aim {n}" for n, aim_id in enumerate(setting.aim_ids, start=1)},
-        "start_date": [str(start.day), str(start.month), str(start.year)],
-        "hours_per_week": "15",
-        "sessions": "Monday to Friday, 9am to 12pm",
-        "location": "Our Uxbridge site",
-        "staffing_ratio": "1:2",
-        "transport": "Travel training",
-        "delivery_and_staffing": "A qualified teacher and a mentor",
-        "safeguarding": "DSL on site every day",
-        "rate_type": "day",
-        "rate": "120",
-        "units_per_week": "5",
-        "total": "7200",
-    }
+    data = {"csrf_token": token, "version": "", **offer_fields(setting.aim_ids, start)}
     data.update(changes)
     return data
 

@@ -11,7 +11,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 
 import pyotp
@@ -36,6 +36,7 @@ from tests.factories_calloff import (
     CHILD_LAST_NAME,
     CHILD_UPN,
     eligible_provider,
+    offer_fields,
 )
 from tests.helpers import CSRF_META, DEFAULT_PASSWORD, TEST_TOTP_SECRET, csrf_token, sign_in
 from tests.web.test_placement_form_web import _form as placement_form
@@ -315,21 +316,7 @@ def _call_off(app, people, officer, provider_a, provider_b, frozen) -> int:
     assert provider_a.get(opportunity).status_code == 200
     with app.app_context():
         aim_ids = [aim.id for aim in db.session.get(Referral, referral_id).aims]
-    offer = {
-        **{f"aim_{aim_id}": f"Daily mentoring for aim {n}" for n, aim_id in enumerate(aim_ids, start=1)},
-        "start_date": ["11", "1", "2027"],
-        "hours_per_week": "15",
-        "sessions": "Monday to Friday, 9am to 12pm",
-        "location": "Our Uxbridge site",
-        "staffing_ratio": "1:2",
-        "transport": "Travel training",
-        "delivery_and_staffing": "A qualified teacher and a mentor",
-        "safeguarding": "DSL on site every day",
-        "rate_type": "day",
-        "rate": "120",
-        "units_per_week": "5",
-        "total": "7200",
-    }
+    offer = offer_fields(aim_ids, date(2027, 1, 11))
     response = _post(provider_a, f"{opportunity}/offer", offer, page=opportunity)
     assert response.status_code == 302, _text(response)
     assert provider_b.get(opportunity).status_code == 200
