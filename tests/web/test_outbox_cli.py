@@ -102,6 +102,9 @@ def test_watch_keeps_sending_until_interrupted(app, database_url, smtp_server):
     worker = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "send", "--watch", "--interval", "1"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # Ctrl-C as a terminal sends it: a suite started in the background (CI runs two at once) ignores SIGINT, and
+        # a child would inherit that and never stop.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         time.sleep(0.5)
