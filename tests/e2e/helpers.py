@@ -60,6 +60,9 @@ def page_url(page: Page, path: str) -> str:
 
 def axe(page: Page) -> None:
     """Run axe-core on the page as it is now and fail listing every WCAG 2.2 A/AA violation it finds."""
+    # A click on a link returns once the navigation has begun: on a busy machine the new document may not have a head
+    # yet to add the script to.
+    page.wait_for_load_state()
     page.add_script_tag(url=page_url(page, AXE_URL_PATH))
     results = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
     violations = results["violations"]
