@@ -44,7 +44,6 @@ from portal.models import (
     User,
 )
 from portal.services import applications, children
-from portal.services.placements import ALL_SESSIONS
 from portal.submissions import ALREADY_SENT, ALREADY_SENT_ELSEWHERE, TOKEN_FIELD
 from tests.factories import AdmissionFactory, ProviderFactory, make_lot, make_lots, make_user
 from tests.factories_calloff import eligible_provider, offer_fields, published_call_off
@@ -52,6 +51,7 @@ from tests.factories_dps import document_type, make_provider
 from tests.factories_placements import awarded_referral, placed
 from tests.factories_slas import make_sla, make_template
 from tests.helpers import sign_in
+from tests.web.test_placement_form_web import _form as placement_form
 
 FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S)
 INPUT = re.compile(r"<input\b[^>]*>")
@@ -114,28 +114,10 @@ def placement_case(freeze) -> Case:
     service.dsl_name, service.dsl_email = "Sam Service", "sam.service@council.example"
     db.session.commit()
     site = db.session.scalars(sa.select(Site).where(Site.provider_id == awarded.provider.id).order_by(Site.id)).first()
-    typed = {
-        "sites": [str(site.id)],
-        "hours_per_week": "15",
-        "sessions": "Monday to Friday, 9am to 12pm",
-        "expected_sessions": list(ALL_SESSIONS),
-        "full_time": "no",
-        "rate_type": "DAY",
-        "rate": "120.00",
-        "units_per_week": "5",
-        "total_cost": "7200.00",
-        "start_date": ["11", "1", "2027"],
-        "planned_end_date": ["2", "4", "2027"],
-        "reintegration_criteria": "Attends 90% for six weeks",
-        "ehc_plan_reference": "",
-        "first_review_date": ["22", "2", "2027"],
-        "on_roll": "PROVIDER",
-        "school_name": "Marblewick Academy",
-        "provision_role": "MAIN",
-        "commissioner": "COUNCIL",
-        "confirmed_party": "PROVIDER",
-        "confirm_responsibility": "yes",
-    }
+    # The placement form's usual answers (the provider holds safeguarding responsibility); the version comes from the
+    # drawn page.
+    typed = placement_form({"version": "", "site": site.id})
+    del typed["version"]
     page = f"/officer/referrals/{awarded.referral.id}/placement"
     return Case(awarded.officer.email, page, typed, Placement)
 

@@ -16,8 +16,9 @@ from portal.extensions import db
 from portal.models import AuditEvent, ComplianceDocument, Provider, Role
 from portal.services import documents
 from portal.services.audit import Events
-from tests.factories_dps import add_document, document_type
+from tests.factories_dps import add_document
 from tests.helpers import csrf_token, sign_in
+from tests.web.test_documents_web import _type_id
 
 PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n"
 
@@ -47,11 +48,6 @@ def provider_client(app, user_factory):
     sign_in(client, user.email)
     client.provider_id = user.provider_id
     return client
-
-
-def _type_id(app, code) -> int:
-    with app.app_context():
-        return document_type(code).id
 
 
 def _upload(client, type_id: int, data: bytes, filename: str, expires=("31", "3", "2099")):
