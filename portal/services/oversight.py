@@ -446,9 +446,6 @@ def _aggregates(filters: Filters, today: date) -> Dashboard:
             )
         return query
 
-    def placement_filters(query):
-        return _placement_filters(filters, query)
-
     # Referrals made (and by month).
     published = list(
         db.session.scalars(
@@ -501,7 +498,8 @@ def _aggregates(filters: Filters, today: date) -> Dashboard:
 
     # Placements starting in the period: award to start, spend committed, by month.
     starting = db.session.execute(
-        placement_filters(
+        _placement_filters(
+            filters,
             sa.select(Placement.start_date, Placement.total_cost, Referral.awarded_at)
             .join(Referral, Referral.id == Placement.referral_id)
             .where(Placement.start_date >= period.start, Placement.start_date <= period.end)
@@ -515,7 +513,8 @@ def _aggregates(filters: Filters, today: date) -> Dashboard:
     # Attendance: marks in the period (up to today for spend), the rate, spend to date, and by provider; one row per
     # placement (its price depends on its own rate), added up by provider here.
     last_day = min(period.end, today)
-    marks = placement_filters(
+    marks = _placement_filters(
+        filters,
         sa.select(
             Placement.rate_type,
             Placement.rate,
@@ -548,7 +547,8 @@ def _aggregates(filters: Filters, today: date) -> Dashboard:
     result.attendance_by_provider = rows[:TOP_PROVIDERS]
 
     # Progress against aims at each placement's latest review in the period.
-    ranked = placement_filters(
+    ranked = _placement_filters(
+        filters,
         sa.select(
             Review.id.label("review_id"),
             sa.func.row_number()
@@ -568,7 +568,8 @@ def _aggregates(filters: Filters, today: date) -> Dashboard:
     result.aims_rated, result.aims_on_or_ahead = rated, int(good or 0)
 
     # Placements ended by destination.
-    ended = placement_filters(
+    ended = _placement_filters(
+        filters,
         sa.select(Placement.destination, sa.func.count())
         .where(Placement.ended_on >= period.start, Placement.ended_on <= period.end)
         .group_by(Placement.destination)
