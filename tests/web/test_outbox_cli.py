@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def test_watch_keeps_sending_until_interrupted(app, database_url, smtp_server):
         "MAIL_SERVER": smtp_server.host,
         "MAIL_PORT": str(smtp_server.port),
         "MAIL_TO_LOG": "false",
+        "PYTHONUNBUFFERED": "1",  # each line reaches the pipe as it is printed
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "send", "--watch", "--interval", "1"],
@@ -106,18 +108,23 @@ def test_watch_keeps_sending_until_interrupted(app, database_url, smtp_server):
         # a child would inherit that and never stop.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(worker.stdout), daemon=True)
+    reader.start()
     try:
-        time.sleep(0.5)
         queue(app, 1)
-        # The server accepts the message a moment before the worker commits it as sent: wait for both.
-        deadline = time.monotonic() + 15
-        while (not smtp_server.received or unsent(app)) and time.monotonic() < deadline and worker.poll() is None:
+        # Interrupt only once the pass has printed its report: a SIGINT while the pass is still closing the SMTP
+        # connection or counting what waits (a busy machine makes that window wide) would end it before the line.
+        deadline = time.monotonic() + 30
+        while not any("sent 1" in line for line in lines) and time.monotonic() < deadline and worker.poll() is None:
             time.sleep(0.1)
         assert len(smtp_server.received) == 1
         assert unsent(app) == 0
     finally:
         worker.send_signal(signal.SIGINT)
-        output, _ = worker.communicate(timeout=15)
+        worker.wait(timeout=15)
+        reader.join(timeout=5)
+    output = "".join(lines)
     assert worker.returncode == 0, output
     assert "Sending mail from the outbox by SMTP every second" in output
     assert "sent 1, failed 0, waiting 0" in output
