@@ -9,6 +9,7 @@ import pyotp
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from portal import submissions
 from portal.backup_cli import backup_cli
 from portal.extensions import db
 from portal.models import Role
@@ -210,7 +211,24 @@ def audit_verify_command() -> None:
     sys.exit(1)
 
 
+forms_cli = AppGroup("forms", help="The single-use tokens of the forms that create something.")
+
+
+@forms_cli.command("forget-tokens")
+@click.option("--days", default=submissions.KEEP_CLAIMS.days, show_default=True, type=click.IntRange(min=1), help="Keep the tokens of this many days.")
+def forms_forget_tokens_command(days: int) -> None:
+    """Delete the claimed form tokens older than --days (no form that old can be sent again: its CSRF token ended with
+    its sign-in session); print how many. Cron runs it once a day."""
+    from datetime import timedelta
+
+    forgotten = submissions.forget_old_claims(keep=timedelta(days=days))
+    db.session.commit()
+    tokens = "form token" if forgotten == 1 else "form tokens"
+    click.echo(f"{forgotten} {tokens} older than {days} day{'' if days == 1 else 's'} deleted")
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(forms_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(outbox_cli)

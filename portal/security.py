@@ -30,6 +30,15 @@ def content_security_policy(nonce: str) -> str:
     )
 
 
+# A download (a compliance document, an export) is never a page of the portal: should a browser render one inline
+# after all (an old browser, a type it sniffs), it may run nothing, load nothing and reach nothing of the portal.
+DOWNLOAD_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def is_download(response) -> bool:
+    return response.headers.get("Content-Disposition", "").startswith("attachment")
+
+
 NUL_TITLE = "There is a problem with what you sent"
 NUL_MESSAGE = (
     "It contained a character the portal cannot store (a NUL byte, which no keyboard types). "
@@ -67,7 +76,8 @@ def init_security_headers(app: Flask) -> None:
     @app.after_request
     def set_security_headers(response):
         headers = response.headers
-        headers["Content-Security-Policy"] = content_security_policy(csp_nonce())
+        policy = DOWNLOAD_CSP if is_download(response) else content_security_policy(csp_nonce())
+        headers["Content-Security-Policy"] = policy
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "same-origin"

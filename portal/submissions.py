@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 
 import sqlalchemy as sa
@@ -175,6 +175,23 @@ def _insert(claimed: Claim, *, location: str | None) -> None:
     if earlier is not None and earlier.user_id == claimed.user_id and earlier.form == claimed.form:
         location = earlier.location
     raise AlreadySent(location)
+
+
+# How long a claimed token is kept. A form can be sent only with its page's CSRF token, which lives as long as the
+# sign-in session (SESSION_ABSOLUTE_HOURS, 12 by default): a week is far past the last moment a repeat could come.
+KEEP_CLAIMS = timedelta(days=7)
+
+
+def forget_old_claims(now: datetime | None = None, keep: timedelta = KEEP_CLAIMS) -> int:
+    """Delete the claims older than ``keep``; return how many. Does not commit."""
+    cutoff = (now or utcnow()) - keep
+    deleted = db.session.execute(
+        sa.delete(FormSubmission)
+        .where(FormSubmission.created_at < cutoff)
+        .returning(FormSubmission.token)
+        .execution_options(synchronize_session=False)
+    )
+    return len(deleted.all())
 
 
 def submission_token_field() -> Markup:

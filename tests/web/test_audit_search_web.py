@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import AuditEvent, Role
+from portal.security import DOWNLOAD_CSP
 from portal.services import audit
 from portal.services.audit import Events, RecordRef, parse_record
 from tests.helpers import count_queries, sign_in
@@ -211,6 +212,7 @@ def test_the_csv_has_the_searchs_events_with_the_chain(app, manager_client, trai
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="audit-trail.csv"' in response.headers["Content-Disposition"]
+    assert response.headers["Content-Security-Policy"] == DOWNLOAD_CSP
     header, rows = read_csv(response)
     assert "Seq" in header and "Hash" in header and "Previous hash" in header
     with app.app_context():

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from portal import clock
 from portal.extensions import db
 from portal.models import AuditEvent, Role
+from portal.security import DOWNLOAD_CSP
 from portal.services.audit import Events
 from tests.factories import make_lot, make_user
 from tests.factories_calloff import CHILD_IDENTIFIERS, make_child
@@ -152,6 +153,7 @@ def test_the_download_is_an_ocds_package_with_a_safe_name_and_an_audit_event(app
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert response.headers["Content-Disposition"] == 'attachment; filename="award-notices-2027-Q1.json"'
+    assert response.headers["Content-Security-Policy"] == DOWNLOAD_CSP
     assert response.headers["Cache-Control"] == "no-store"
     package = json.loads(_text(response))
     assert package["version"] == "1.1"

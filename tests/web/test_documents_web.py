@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import AuditEvent, ComplianceDocument, Provider, Role
+from portal.security import DOWNLOAD_CSP
 from portal.services.audit import Events
 from tests.factories_dps import add_document, document_type
 from tests.helpers import count_queries, csrf_token, sign_in
@@ -212,6 +213,7 @@ def test_officers_and_the_manager_download_and_it_is_audited(app, user_factory, 
     response = client.get(f"/documents/{document_id}")
     assert response.status_code == 200 and response.data == PDF
     assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["Content-Security-Policy"] == DOWNLOAD_CSP
     with app.app_context():
         [event] = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.event == Events.DOCUMENT_DOWNLOADED)).all()
         assert event.actor_id == reader.id and event.subject_id == document_id

@@ -451,3 +451,22 @@ def test_each_drawing_of_a_form_has_a_new_token(app, freeze):
     client = signed_in(app, case.email)
     tokens = {drawn_form(client, case.page)[1][TOKEN_FIELD] for _ in range(3)}
     assert len(tokens) == 3
+
+
+def test_claims_older_than_a_week_are_forgotten_by_the_daily_command(app, runner):
+    """`flask forms forget-tokens` keeps the table small; a week is far past a sign-in session, so no form that old
+    can be sent again."""
+    now = datetime.now(UTC)
+    ages = {"a" * 43: timedelta(days=8), "b" * 43: timedelta(days=7, minutes=1), "c" * 43: timedelta(days=6, hours=23)}
+    with app.app_context():
+        for token, age in ages.items():
+            db.session.add(FormSubmission(token=token, form="concern", location="/", created_at=now - age))
+        db.session.commit()
+    result = runner.invoke(args=["forms", "forget-tokens"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "2 form tokens older than 7 days deleted"
+    with app.app_context():
+        assert list(db.session.scalars(sa.select(FormSubmission.token))) == ["c" * 43]
+
+    result = runner.invoke(args=["forms", "forget-tokens", "--days", "1"])
+    assert result.output.strip() == "1 form token older than 1 day deleted"

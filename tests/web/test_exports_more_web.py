@@ -14,6 +14,7 @@ import pytest
 from portal import clock
 from portal.extensions import db
 from portal.models import ApplicationStatus, Role
+from portal.security import DOWNLOAD_CSP
 from portal.services import evaluation, exports
 from tests.factories import CouncilServiceFactory, make_user
 from tests.factories_calloff import eligible_provider, make_referral, publish, published_call_off
@@ -87,6 +88,7 @@ def test_the_right_role_gets_a_csv_with_a_bom_and_the_header(client, data, url, 
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Security-Policy"] == DOWNLOAD_CSP
     rows = _csv(response)
     assert rows[0] == list(header)
     assert data["child_name"] not in response.get_data(as_text=True)

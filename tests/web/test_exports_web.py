@@ -12,6 +12,7 @@ import pytest
 from portal import clock
 from portal.extensions import db
 from portal.models import Child, Role
+from portal.security import DOWNLOAD_CSP
 from portal.services import exports
 from tests.factories import make_user
 from tests.helpers import sign_in
@@ -69,6 +70,7 @@ def test_the_right_role_gets_a_csv_with_a_bom_and_the_header(client, data, url, 
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Security-Policy"] == DOWNLOAD_CSP
     rows = _csv(response)
     assert rows[0] == list(header)
     text = response.get_data(as_text=True)

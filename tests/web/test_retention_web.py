@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from portal import clock
 from portal.extensions import db
 from portal.models import AuditEvent, Child, ErasureRequest, ErasureStatus, Role
+from portal.security import DOWNLOAD_CSP
 from portal.services.audit import Events
 from tests.factories import make_lot, make_user
 from tests.factories_calloff import CHILD_FIRST_NAME
@@ -144,6 +145,7 @@ def test_the_subject_access_page_and_json_are_audited(app, setup):
     response = client.get(f"/manager/children/{child_id}/subject-access.json")
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Security-Policy"] == DOWNLOAD_CSP
     data = response.get_json()
     assert data["child"]["first_name"] == CHILD_FIRST_NAME
     assert data["placements"][0]["attendance"]
