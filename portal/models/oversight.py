@@ -34,7 +34,7 @@ class Complaint(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider_id: Mapped[int] = mapped_column(sa.ForeignKey("providers.id"), index=True)
-    placement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("placements.id"))
+    placement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("placements.id"), index=True)
     received_on: Mapped[date]
     summary: Mapped[str] = mapped_column(sa.String(500))
     # None while being looked into.

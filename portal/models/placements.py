@@ -183,7 +183,7 @@ class PlacementSite(Base):
     __tablename__ = "placement_sites"
 
     placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id", ondelete="CASCADE"), primary_key=True)
-    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), primary_key=True, index=True)
 
     site = relationship("Site", lazy="joined")
 
@@ -309,7 +309,7 @@ class ReportAim(Base):
     __tablename__ = "report_aims"
 
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("progress_reports.id", ondelete="CASCADE"), primary_key=True)
-    aim_id: Mapped[int] = mapped_column(sa.ForeignKey("aims.id"), primary_key=True)
+    aim_id: Mapped[int] = mapped_column(sa.ForeignKey("aims.id"), primary_key=True, index=True)
     rating: Mapped[ProgressRating] = mapped_column(str_enum(ProgressRating))
     evidence: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
 
@@ -324,7 +324,7 @@ class Review(Base):
     held_on: Mapped[date]
     # The review it met (the placement's next_review_due when recorded), and the report it read.
     due_on: Mapped[date]
-    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("progress_reports.id"))
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("progress_reports.id"), index=True)
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_steps: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
@@ -339,7 +339,7 @@ class ReviewAim(Base):
     __tablename__ = "review_aims"
 
     review_id: Mapped[int] = mapped_column(sa.ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True)
-    aim_id: Mapped[int] = mapped_column(sa.ForeignKey("aims.id"), primary_key=True)
+    aim_id: Mapped[int] = mapped_column(sa.ForeignKey("aims.id"), primary_key=True, index=True)
     rating: Mapped[ProgressRating] = mapped_column(str_enum(ProgressRating))
     note: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
 

@@ -169,7 +169,7 @@ class ApplicationAnswer(Base):
     __tablename__ = "application_answers"
 
     application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True)
-    question_id: Mapped[int] = mapped_column(sa.ForeignKey("lot_questions.id"), primary_key=True)
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("lot_questions.id"), primary_key=True, index=True)
     answer: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
     assessor_note: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000}, default="")
 
@@ -185,14 +185,14 @@ class Admission(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     provider_id: Mapped[int] = mapped_column(sa.ForeignKey("providers.id"), index=True)
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("lots.id"))
-    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"))
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"), index=True)
     admitted_on: Mapped[date]
     removed_on: Mapped[date | None]
     removed_reason: Mapped[str] = mapped_column(sa.Text, info={"max_length": 2_000}, default="")
     removed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     # Carried over to a successor arrangement: the admission in the old lot it came from. Such an admission counts for
     # eligibility only from the day the provider re-confirmed it (reconfirmed_on).
-    carried_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admissions.id"))
+    carried_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admissions.id"), index=True)
     reconfirmed_on: Mapped[date | None]
 
     lot: Mapped["Lot"] = relationship(lazy="joined")  # noqa: F821

@@ -274,7 +274,7 @@ class AimResponse(Base):
     __tablename__ = "aim_responses"
 
     offer_id: Mapped[int] = mapped_column(sa.ForeignKey("offers.id", ondelete="CASCADE"), primary_key=True)
-    aim_id: Mapped[int] = mapped_column(sa.ForeignKey("aims.id", ondelete="CASCADE"), primary_key=True)
+    aim_id: Mapped[int] = mapped_column(sa.ForeignKey("aims.id", ondelete="CASCADE"), primary_key=True, index=True)
     response: Mapped[str] = mapped_column(sa.Text, info={"max_length": 5_000})
 
 

@@ -99,9 +99,9 @@ class Sla(Base):
     # 1, 2, 3 ...: each variation is the next number.
     number: Mapped[int]
     # The version this one varies (None for the first).
-    previous_id: Mapped[int | None] = mapped_column(sa.ForeignKey("slas.id"))
-    template_id: Mapped[int] = mapped_column(sa.ForeignKey("sla_templates.id"))
-    arrangement_id: Mapped[int] = mapped_column(sa.ForeignKey("arrangements.id"))
+    previous_id: Mapped[int | None] = mapped_column(sa.ForeignKey("slas.id"), index=True)
+    template_id: Mapped[int] = mapped_column(sa.ForeignKey("sla_templates.id"), index=True)
+    arrangement_id: Mapped[int] = mapped_column(sa.ForeignKey("arrangements.id"), index=True)
     status: Mapped[SlaStatus] = mapped_column(str_enum(SlaStatus), default=SlaStatus.DRAFT, index=True)
     # The term starts on admission; it ends on the arrangement's legal end date, read from the arrangement (so it
     # moves when the arrangement's end moves) unless terminated earlier.

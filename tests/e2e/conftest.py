@@ -16,13 +16,17 @@ from pathlib import Path
 
 import pytest
 from flask import Blueprint, send_file
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from portal.access import public
 from tests.conftest import make_app
 from tests.e2e.helpers import AXE_SCRIPT, E2E_DIR, PageProblems
 from tests.helpers import failing_routes
+
+# An expectation waits up to 10 seconds (Playwright's default is 5) for the page to get there: CI runs the SQLite and
+# PostgreSQL suites at once on 2 cores, and an htmx answer from the in-process server has taken longer than 5 then.
+expect.set_options(timeout=10_000)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -106,7 +110,7 @@ def new_page(app, browser: Browser, live_server: str):
 
     def make(**context_options) -> Page:
         context = browser.new_context(base_url=live_server, **context_options)
-        context.set_default_timeout(5_000)
+        context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
         problems = PageProblems()

@@ -8,6 +8,7 @@ with a destination. axe-core (WCAG 2.2 A/AA) runs on every page and state shown.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from portal.clock import london_today
 from portal.models import Role
+from portal.services import placement_setup
 from tests.e2e.helpers import axe, sign_in
 from tests.factories import make_user
 from tests.factories_placements import awarded_referral
@@ -173,3 +175,36 @@ def test_a_placement_from_award_to_destination(app, live_server, browser):
     finally:
         officer_context.close()
         provider_context.close()
+
+
+def test_the_prompt_follows_the_last_answer_when_an_earlier_one_answers_late(app, live_server, browser, monkeypatch):
+    """Each question asks for the prompt on its own, so on a busy server an earlier answer's prompt can come back
+    after a later one's. It never replaces it: the swap replaces the prompt element itself (outerHTML), so a late
+    answer lands on the element it was asked for, which is no longer on the page."""
+    setting = _set_up(app)
+    real_prompt_for = placement_setup.prompt_for
+
+    def slow_until_all_answered(terms, provider, service):
+        if terms.commissioner is None:
+            time.sleep(1.5)
+        return real_prompt_for(terms, provider, service)
+
+    monkeypatch.setattr(placement_setup, "prompt_for", slow_until_all_answered)
+    context = browser.new_context(base_url=live_server)
+    officer = context.new_page()
+    try:
+        sign_in(officer, setting.officer)
+        officer.goto(f"/officer/referrals/{setting.referral_id}/placement")
+        officer.get_by_role("group", name="Who is the child on roll with during the placement?").get_by_label(
+            "The provider"
+        ).check()
+        officer.get_by_role(
+            "group", name="Is the placement the child's main provision or supplementary support?"
+        ).get_by_label("Supplementary support").check()
+        officer.get_by_role("group", name="Who commissions the placement?").get_by_label("A council service").check()
+        expect(_prompt(officer)).to_contain_text(setting.provider_name)
+        officer.wait_for_timeout(2_500)  # the two earlier answers' prompts would have come back by now
+        expect(_prompt(officer)).to_contain_text(setting.provider_name)
+        expect(_prompt(officer)).not_to_contain_text("Answer the three questions")
+    finally:
+        context.close()
