@@ -7,6 +7,7 @@ import os
 from flask import Flask
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from portal.config import INSTANCE_DIR, load_config
 
@@ -15,6 +16,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(load_config(overrides=overrides))
     os.makedirs(app.instance_path, exist_ok=True)
+    # Before any route is added: every <int:...> in an address is bounded by what an id column holds.
+    app.url_map.converters["int"] = RecordId
 
     _init_templates(app)
     _init_extensions(app)
@@ -41,6 +44,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     if app.config.get("PROXY_FIX_X_FOR"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
     return app
+
+
+class RecordId(IntegerConverter):
+    """<int:...> in an address: at most what an integer column holds (PostgreSQL refuses a larger parameter and
+    SQLite overflows, each a 500), so an address with a larger id is a 404 like any other record that is not there."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = 2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _init_templates(app: Flask) -> None:

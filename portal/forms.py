@@ -8,13 +8,18 @@ from govuk_frontend_wtf.wtforms_widgets import GovDateInput
 from wtforms import Field
 from wtforms.validators import StopValidation
 
+# What an integer column holds (PostgreSQL's integer; SQLite's is wider): the type of every id and version.
+INTEGER_RANGE = range(-(2**31), 2**31)
+
 
 def whole_number(value) -> int | None:
-    """What a form sent as a whole number (a version, a weighting, an id), or None if it is not one."""
+    """What a form sent as a whole number (a version, a weighting, an id), or None if it is not one, or is more than
+    an integer column holds (no record has such an id or version, and the database would refuse it as a parameter)."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if number in INTEGER_RANGE else None
 
 
 class GovDateField(Field):

@@ -119,15 +119,33 @@ def says_something(response) -> bool:
 
 def send(client, form: Form, data, htmx: bool):
     path = local_path(form.action)
-    headers = {"HX-Request": "true"} if htmx else {}
+    headers = {**form.headers, **({"HX-Request": "true"} if htmx else {})}
     if form.method == "get":
         return client.get(path.split("?")[0], query_string=data, headers=headers, buffered=True)
     return client.post(path, data=data, headers=headers, buffered=True)
 
 
-def fuzz_form(app, client, who: str, endpoint: str, form: Form, *, records=frozenset(), events=frozenset()) -> dict:
+def fuzz_form(
+    app, client, who: str, endpoint: str, form: Form, *, records=frozenset(), events=frozenset(), renew=None
+) -> dict:
     """Send ``form`` hostile submissions. A refusal may write only the ``records`` (tables) and audit ``events`` it
-    is meant to (a failed sign-in is counted), besides the audit of reads."""
+    is meant to (a failed sign-in is counted), besides the audit of reads.
+
+    ``renew``, for a form whose accepted submission ends the state that offers it (an award, a decision, a site
+    removed): called when the form is no longer offered, it makes the next record in that state and returns that
+    record's form, so every example is sent (``tally["renewed"]`` counts the records it made). Without it, the
+    examples after such a success are skipped."""
+    current = [form]
+
+    def offered() -> Form | None:
+        """The form as the page shows it now, or None once the page or the form is gone."""
+        target = current[0]
+        page = client.get(local_path(target.page), buffered=True)
+        if page.status_code != 200:
+            return None  # an earlier example changed the record so the page is gone (e.g. a referral published)
+        fresh = [f for f in parse(target.page, page.get_data(as_text=True)).forms
+                 if f.action == target.action and f.method == target.method]
+        return fresh[0] if fresh else None  # none: the record moved on
 
     @settings(
         max_examples=examples_per_form(),
@@ -142,19 +160,21 @@ def fuzz_form(app, client, who: str, endpoint: str, form: Form, *, records=froze
         # Drawn from the form as first found (hypothesis needs the same draws whatever the database holds now)...
         choices = data.draw(hostile_choices(form), label="submission")
         htmx = data.draw(st.booleans(), label="htmx")
+        tally["examples"] += 1
         # ... and sent with the tokens and kept values of the page as it is now.
-        page = client.get(local_path(form.page), buffered=True)
-        if page.status_code != 200:
-            return  # an earlier example changed the record so the page is gone (e.g. a referral published)
-        fresh = [f for f in parse(form.page, page.get_data(as_text=True)).forms
-                 if f.action == form.action and f.method == form.method]
-        if not fresh:
-            return  # the form is no longer offered: the record moved on
-        submission = apply_choices(choices, fresh[0].default_data())
+        fresh = offered()
+        if fresh is None and renew is not None:
+            current[0] = renew()
+            tally["renewed"] += 1
+            fresh = offered()
+            assert fresh is not None, f"{who}: the renewed record offers no {endpoint} form on {current[0].page}"
+        if fresh is None:
+            return
+        submission = apply_choices(choices, fresh.default_data())
         tally["sent"] += 1
         before = Snapshot(app)
-        response = send(client, fresh[0], submission, htmx)
-        where = f"{who}: {form.method.upper()} {form.action} ({endpoint})"
+        response = send(client, fresh, submission, htmx)
+        where = f"{who}: {fresh.method.upper()} {fresh.action} ({endpoint})"
         assert response.status_code < 500, f"{where} answered {response.status_code}"
         if refused(response):
             tally["refused"] += 1
@@ -162,6 +182,6 @@ def fuzz_form(app, client, who: str, endpoint: str, form: Form, *, records=froze
             changes = before.unexpected_changes(records, events)
             assert not changes, f"{where} refused ({response.status_code}) but wrote rows: {changes}"
 
-    tally = {"sent": 0, "refused": 0}
+    tally = {"examples": 0, "sent": 0, "refused": 0, "renewed": 0}
     run()
     return tally

@@ -7,6 +7,8 @@ is exercised on a record the person may really use.
 
 from __future__ import annotations
 
+import copy
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -40,6 +42,8 @@ class Form:
     page: str  # the page it was found on
     fields: dict[str, FormField] = field(default_factory=dict)
     submit_names: set[str] = field(default_factory=set)
+    # Headers the page's script adds to the request (an htmx control: app.js sends the CSRF token as X-CSRFToken).
+    headers: dict[str, str] = field(default_factory=dict)
 
     def add(self, kind: str, name: str, value: str, selected: bool) -> None:
         existing = self.fields.get(name)
@@ -77,56 +81,94 @@ class Form:
 
 
 class PageParser(HTMLParser):
+    """The links and forms of a page, as a browser sends them: a control belongs to the form that encloses it, or to
+    the one its ``form`` attribute names (before or after it in the page); a disabled control is not sent; a submit
+    button with ``formaction`` sends the form to that address instead (a form of its own here); and a control with
+    ``hx-post`` (a select htmx sends as it changes) is a form of its own too, sending what htmx sends: the values of
+    its enclosing form, its own, its ``hx-vals``, and the page's CSRF token as the X-CSRFToken header (app.js).
+    ``hx-include`` and ``js:`` values are not read (no template uses them)."""
+
     def __init__(self, page: str):
         super().__init__(convert_charrefs=True)
         self.page = page
         self.forms: list[Form] = []
         self.links: list[str] = []
+        self.csrf_meta = ""
         self._form: Form | None = None
+        self._by_id: dict[str, Form] = {}
+        # Forms named by a control's form attribute before the form itself comes in the page.
+        self._named_ahead: dict[str, Form] = {}
+        self._formaction_buttons: list[tuple[Form, dict[str, str]]] = []
+        self._hx_controls: list[tuple[Form | None, str, dict[str, str]]] = []
         self._select: str | None = None
+        self._select_form: Form | None = None
         self._option: tuple[str, bool] | None = None
         self._option_text = ""
         self._textarea: str | None = None
+        self._textarea_form: Form | None = None
         self._textarea_text = ""
+
+    def _owner(self, a: dict[str, str]) -> Form | None:
+        """The form a control belongs to: the one its form attribute names, else the one around it."""
+        named = a.get("form")
+        if not named:
+            return self._form
+        if named in self._by_id:
+            return self._by_id[named]
+        return self._named_ahead.setdefault(named, Form(method="get", action=self.page, enctype="", page=self.page))
 
     def handle_starttag(self, tag, attrs):
         a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "meta" and a.get("name") == "csrf-token":
+            self.csrf_meta = a.get("content", "")
         if tag == "a" and a.get("href"):
             self.links.append(urljoin(self.page, a["href"]))
         for attr in ("hx-get",):
             if a.get(attr):
                 self.links.append(urljoin(self.page, a[attr]))
         if tag == "form":
-            self._form = Form(
-                method=a.get("method", "get").lower(),
-                action=urljoin(self.page, a.get("action") or self.page),
-                enctype=a.get("enctype", ""),
-                page=self.page,
-            )
-            self.forms.append(self._form)
+            form = self._named_ahead.pop(a.get("id", ""), None) or Form(method="", action="", enctype="", page="")
+            form.method = a.get("method", "get").lower()
+            form.action = urljoin(self.page, a.get("action") or self.page)
+            form.enctype = a.get("enctype", "")
+            form.page = self.page
+            if a.get("id"):
+                self._by_id[a["id"]] = form
+            self.forms.append(form)
+            self._form = form
             return
-        form = self._form
+        if tag == "option":
+            if self._select:
+                self._option = (a.get("value"), "selected" in a)
+                self._option_text = ""
+            return
+        if tag not in {"input", "button", "select", "textarea"}:
+            return
+        form = self._owner(a)
+        if "disabled" in a:
+            return
+        if a.get("hx-post"):
+            self._hx_controls.append((self._form, tag, a))  # htmx sends the form around it, whatever form= says
         if form is None:
             return
         name = a.get("name")
-        if tag == "input" and name:
-            kind = a.get("type", "text").lower()
+        kind = a.get("type", "text" if tag == "input" else "submit").lower()
+        if tag in {"input", "button"} and kind in {"submit", "image"} and (a.get("formaction") or a.get("formmethod")):
+            self._formaction_buttons.append((form, a))
+        elif tag == "input" and name:
             if kind in {"radio", "checkbox"}:
                 form.add(kind, name, a.get("value", "on"), "checked" in a)
             elif kind in {"submit", "image", "button"}:
                 form.add("submit", name, a.get("value", ""), False)
             else:
                 form.add(kind, name, a.get("value", ""), True)
-        elif tag == "button" and name and a.get("type", "submit") == "submit":
+        elif tag == "button" and name and kind == "submit":
             form.add("submit", name, a.get("value", ""), False)
         elif tag == "select" and name:
-            self._select = name
+            self._select, self._select_form = name, form
             form.fields.setdefault(name, FormField("select", name))
-        elif tag == "option" and self._select:
-            self._option = (a.get("value"), "selected" in a)
-            self._option_text = ""
         elif tag == "textarea" and name:
-            self._textarea = name
+            self._textarea, self._textarea_form = name, form
             self._textarea_text = ""
 
     def handle_data(self, data):
@@ -139,15 +181,55 @@ class PageParser(HTMLParser):
         if tag == "form":
             self._form = None
         elif tag == "select":
-            self._select = None
-        elif tag == "option" and self._option is not None and self._form is not None and self._select:
+            self._select = self._select_form = None
+        elif tag == "option" and self._option is not None and self._select_form is not None and self._select:
             value, selected = self._option
-            self._form.add("select", self._select, value if value is not None else self._option_text.strip(), selected)
+            self._select_form.add(
+                "select", self._select, value if value is not None else self._option_text.strip(), selected
+            )
             self._option = None
-        elif tag == "textarea" and self._textarea and self._form is not None:
+        elif tag == "textarea" and self._textarea and self._textarea_form is not None:
             # A textarea's first newline is not part of its value.
-            self._form.add("textarea", self._textarea, self._textarea_text.removeprefix("\n"), True)
-            self._textarea = None
+            self._textarea_form.add("textarea", self._textarea, self._textarea_text.removeprefix("\n"), True)
+            self._textarea = self._textarea_form = None
+
+    def close(self):
+        super().close()
+        # Known only once the whole page is read: every field of a form, wherever its controls are.
+        placed = {id(form) for form in self.forms}
+        for form, a in self._formaction_buttons:
+            if id(form) not in placed:
+                continue  # its form attribute names no form of the page: a browser sends nothing
+            sent = Form(
+                method=(a.get("formmethod") or form.method).lower(),
+                action=urljoin(self.page, a["formaction"]) if a.get("formaction") else form.action,
+                enctype=a.get("formenctype") or form.enctype,
+                page=self.page,
+                fields={name: copy.deepcopy(f) for name, f in form.fields.items() if f.kind != "submit"},
+            )
+            if a.get("name"):
+                sent.add("submit", a["name"], a.get("value", ""), False)
+            self.forms.append(sent)
+        for form, tag, a in self._hx_controls:
+            enclosing = form if form is not None and id(form) in placed else None
+            sent = Form(
+                method="post",
+                action=urljoin(self.page, a["hx-post"]),
+                enctype="",
+                page=self.page,
+                headers={"X-CSRFToken": self.csrf_meta} if self.csrf_meta else {},
+            )
+            if enclosing is not None:  # htmx sends the enclosing form's values with any request but a GET
+                sent.fields = {name: copy.deepcopy(f) for name, f in enclosing.fields.items() if f.kind != "submit"}
+            if a.get("name") and a["name"] not in sent.fields and tag in {"input", "button"}:
+                sent.add("hidden", a["name"], a.get("value", ""), True)
+            try:
+                values = json.loads(a.get("hx-vals") or "{}")
+            except ValueError:
+                values = {}
+            for name, value in values.items() if isinstance(values, dict) else ():
+                sent.fields[name] = FormField("hidden", name, default=[str(value)])
+            self.forms.append(sent)
 
 
 def parse(page: str, html: str) -> PageParser:

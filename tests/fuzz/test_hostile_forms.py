@@ -20,27 +20,29 @@ ENDS_THE_SESSION = {"auth.logout", "account.sign_out_everywhere"}
 
 # POST routes whose form no crawl of the demo reaches, with why. Each is still refused without a CSRF token (tests/
 # fuzz/test_hostile_routes.py, at a made-up address) and to the wrong roles (tests/web/test_access.py).
+IN_STATES = "reached in test_hostile_forms_in_states.py"
 NOT_REACHED_SIGNED_IN = {
     # Public: half-way through signing in, registering, or an emailed link: tests/fuzz/test_hostile_public.py.
     "auth.login": "public", "auth.two_factor_code": "public", "auth.recovery_codes_saved": "public",
     "auth.forgot_password": "public", "auth.set_password": "public", "auth.register": "public",
-    # States the small demo has no record in.
-    "account.turn_off_two_factor": "only an officer who chose two-factor (no demo officer has)",
-    "manager.decide_application": "offered once every lot of an application is assessed",
-    "manager.decide_off_dps": "no off-DPS request in the demo",
-    "manager.propose_erasure": "no child past its retention period in the small demo",
-    "manager.erasure": "no erasure proposed in the demo",
-    "manager.reactivate_user": "no deactivated user in the demo",
-    "manager.resend_invitation": "no invitation waiting in the demo",
-    "manager.sla_terms_version": "no draft version of the terms in the demo",
-    "officer.award": "offered once every offer is scored",
-    "officer.new_placement": "every awarded demo referral has its placement",
-    "officer.publish_referral": "the demo draft is not complete",
-    "placements.attendance_cell": "an htmx select, not a form: the week's form (placements.attendance) sends the same",
-    "provider.application_sites": "the draft application offers no on-site provision",
-    "provider.remove_site": "the draft application has no site",
-    "provider.reconfirm": "no successor arrangement in the demo",
+    # States the small demo has no record in, or a page no link leads to: the fuzz there adds the record to the demo
+    # (states_world), reads the form from its page and asserts it reached every one of these.
+    "account.turn_off_two_factor": f"{IN_STATES}: only an officer who chose two-factor (no demo officer has)",
+    "manager.decide_off_dps": f"{IN_STATES}: no off-DPS request in the demo",
+    "manager.propose_erasure": f"{IN_STATES}: no child past its retention period in the small demo",
+    "manager.erasure": f"{IN_STATES}: no erasure proposed in the demo",
+    "manager.reactivate_user": f"{IN_STATES}: no deactivated user in the demo",
+    "manager.resend_invitation": f"{IN_STATES}: no invitation waiting in the demo",
+    "manager.sla_terms_version": f"{IN_STATES}: no draft version of the terms in the demo",
+    "officer.award": f"{IN_STATES}: offered once every offer is scored",
+    "officer.new_placement": f"{IN_STATES}: every awarded demo referral has its placement",
+    "officer.publish_referral": f"{IN_STATES}: the demo draft is not complete",
+    "provider.application_sites": f"{IN_STATES}: only the offer page's 'Save and change your sites' (a POST) leads "
+    "to the sites page",
+    "provider.remove_site": f"{IN_STATES}: on the sites page",
+    "provider.reconfirm": f"{IN_STATES}: no successor arrangement in the demo",
 }
+
 
 def _pick_forms(app, people_crawls) -> list[tuple[str, str, Form]]:
     """Two forms a route at most, whoever found them (two different referrals, or a form at two places)."""

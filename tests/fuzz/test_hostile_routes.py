@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter, UUIDConverter
 
 from tests.fuzz.conftest import PEOPLE, signed_in
 from tests.fuzz.pages import Snapshot, crawl, local_path
+from tests.fuzz.test_hostile_forms import IN_STATES
 
 # Where an anonymous person starts: the public pages and the public forms.
 PUBLIC_START = ["/", "/sign-in", "/register", "/forgot-password", "/accessibility"]
@@ -22,19 +23,21 @@ GET_NOT_REACHED = {
     "auth.two_factor_code": "half-way through signing in (tests/fuzz/test_hostile_public.py)",
     "auth.two_factor_set_up": "reached half-way through signing in or from the account page by an officer",
     "auth.set_password": "needs the token from an emailed link (tests/fuzz/test_hostile_public.py)",
-    # States the small demo has no record in (see NOT_REACHED_SIGNED_IN in tests/fuzz/test_hostile_forms.py).
-    "account.turn_off_two_factor": "only an officer who chose two-factor (no demo officer has)",
-    "manager.decide_off_dps": "no off-DPS request in the demo",
+    # Pages of records in states the small demo has none in: tests/fuzz/test_hostile_forms_in_states.py reads each
+    # (on a record it adds) for the form it fuzzes, and checks the read writes nothing.
+    "account.turn_off_two_factor": IN_STATES,
+    "manager.decide_off_dps": IN_STATES,
+    "manager.propose_erasure": IN_STATES,
+    "manager.erasure": IN_STATES,
+    "officer.new_placement": IN_STATES,
+    "officer.publish_referral": IN_STATES,
+    "provider.application_sites": IN_STATES,
+    "provider.reconfirmation": IN_STATES,
+    # Downloads and fragments of those states.
     "manager.off_dps_requests_csv": "linked from the off-DPS list only when it has requests",
-    "manager.propose_erasure": "no child past its retention period in the small demo",
-    "manager.erasure": "no erasure proposed in the demo",
     "manager.subject_access": "linked from a child's retention entry, none in the small demo",
     "manager.subject_access_json": "linked from the subject access page",
-    "officer.new_placement": "every awarded demo referral has its placement",
     "officer.placement_responsibility": "the htmx prompt of the new placement form",
-    "officer.publish_referral": "the demo draft is not complete",
-    "provider.application_sites": "the draft application offers no on-site provision",
-    "provider.reconfirmation": "no successor arrangement in the demo",
 }
 
 

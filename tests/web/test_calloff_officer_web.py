@@ -412,6 +412,27 @@ def test_an_award_refused_for_its_rationale_keeps_the_choice_and_says_why(app, a
         assert db.session.get(Referral, setting["referral"]).status is ReferralStatus.OPEN
 
 
+def test_an_offer_id_too_big_for_a_database_integer_is_refused_as_no_choice(app, after_deadline):
+    """Found by the hostile-input fuzz (tests/fuzz/test_hostile_forms_in_states.py): an offer id past what an integer
+    column holds went to the database as a parameter: a 500 (PostgreSQL: integer out of range from 2**31; SQLite:
+    OverflowError from 2**63). No offer has such an id: it is no choice."""
+    setting = _setting(app, providers=2, offers=2)
+    client = _signed_in(app, setting["officer_email"])
+    after_deadline(setting)
+    for offer_id in setting["offers"]:
+        _score_through_the_form(client, setting, offer_id)
+    page = _text(client.get(f"/officer/referrals/{setting['referral']}"))
+    for too_big in (str(2**31), str(-(2**31) - 1), str(2**63), "9" * 30):
+        response = client.post(
+            f"/officer/referrals/{setting['referral']}/award",
+            data={"csrf_token": csrf_token(client), "version": _version(page), "offer_id": too_big, "rationale": "Best"},
+        )
+        assert response.status_code == 200, too_big
+        assert "Choose the offer to award" in _text(response)
+    with app.app_context():
+        assert db.session.get(Referral, setting["referral"]).status is ReferralStatus.OPEN
+
+
 def test_an_htmx_award_on_a_closed_referral_gets_409_with_the_message_in_the_fragment(app, after_deadline):
     setting = _setting(app, providers=2, offers=2)
     client = _signed_in(app, setting["officer_email"])
