@@ -391,13 +391,19 @@ def test_scores_saved_by_a_colleague_since_the_page_loaded_are_never_overwritten
     assert second.post(f"{path}/score", data=again).status_code == 302
 
 
-def test_an_award_refused_for_its_rationale_keeps_the_choice_and_says_why(app, after_deadline):
+def _every_offer_scored(app, after_deadline):
+    """Two offers past the deadline, both scored by the officer: the referral page, which offers the award."""
     setting = _setting(app, providers=2, offers=2)
     client = _signed_in(app, setting["officer_email"])
     after_deadline(setting)
     for offer_id in setting["offers"]:
         _score_through_the_form(client, setting, offer_id)
     page = _text(client.get(f"/officer/referrals/{setting['referral']}"))
+    return setting, client, page
+
+
+def test_an_award_refused_for_its_rationale_keeps_the_choice_and_says_why(app, after_deadline):
+    setting, client, page = _every_offer_scored(app, after_deadline)
     response = client.post(
         f"/officer/referrals/{setting['referral']}/award",
         data={"csrf_token": csrf_token(client), "version": _version(page), "offer_id": str(setting["offers"][1])},
@@ -416,12 +422,7 @@ def test_an_offer_id_too_big_for_a_database_integer_is_refused_as_no_choice(app,
     """Found by the hostile-input fuzz (tests/fuzz/test_hostile_forms_in_states.py): an offer id past what an integer
     column holds went to the database as a parameter: a 500 (PostgreSQL: integer out of range from 2**31; SQLite:
     OverflowError from 2**63). No offer has such an id: it is no choice."""
-    setting = _setting(app, providers=2, offers=2)
-    client = _signed_in(app, setting["officer_email"])
-    after_deadline(setting)
-    for offer_id in setting["offers"]:
-        _score_through_the_form(client, setting, offer_id)
-    page = _text(client.get(f"/officer/referrals/{setting['referral']}"))
+    setting, client, page = _every_offer_scored(app, after_deadline)
     for too_big in (str(2**31), str(-(2**31) - 1), str(2**63), "9" * 30):
         response = client.post(
             f"/officer/referrals/{setting['referral']}/award",
@@ -434,12 +435,7 @@ def test_an_offer_id_too_big_for_a_database_integer_is_refused_as_no_choice(app,
 
 
 def test_an_htmx_award_on_a_closed_referral_gets_409_with_the_message_in_the_fragment(app, after_deadline):
-    setting = _setting(app, providers=2, offers=2)
-    client = _signed_in(app, setting["officer_email"])
-    after_deadline(setting)
-    for offer_id in setting["offers"]:
-        _score_through_the_form(client, setting, offer_id)
-    page = _text(client.get(f"/officer/referrals/{setting['referral']}"))
+    setting, client, page = _every_offer_scored(app, after_deadline)
     version = _version(page)
     with app.app_context():
         referral = db.session.get(Referral, setting["referral"])
