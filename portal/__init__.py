@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal.config import INSTANCE_DIR, load_config
+from portal.forms import INTEGER_RANGE
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -50,7 +51,7 @@ class RecordId(IntegerConverter):
     """<int:...> in an address: at most what an integer column holds (PostgreSQL refuses a larger parameter and
     SQLite overflows, each a 500), so an address with a larger id is a 404 like any other record that is not there."""
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = 2**31 - 1, signed=False):
+    def __init__(self, map, fixed_digits=0, min=None, max=INTEGER_RANGE.stop - 1, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

@@ -215,7 +215,10 @@ forms_cli = AppGroup("forms", help="The single-use tokens of the forms that crea
 
 
 @forms_cli.command("forget-tokens")
-@click.option("--days", default=submissions.KEEP_CLAIMS.days, show_default=True, type=click.IntRange(min=1), help="Keep the tokens of this many days.")
+@click.option(
+    "--days", default=submissions.KEEP_CLAIMS.days, show_default=True, type=click.IntRange(min=1),
+    help="Keep the tokens of this many days.",
+)
 def forms_forget_tokens_command(days: int) -> None:
     """Delete the claimed form tokens older than --days (no form that old can be sent again: its CSRF token ended with
     its sign-in session); print how many. Cron runs it once a day."""
