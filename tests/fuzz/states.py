@@ -23,7 +23,6 @@ from portal.models import (
     ApplicationLot,
     ApplicationStatus,
     Arrangement,
-    CouncilService,
     DeliveryMode,
     Invitation,
     Lot,
@@ -74,10 +73,16 @@ def _user(email: str) -> User:
     return db.session.scalar(sa.select(User).where(User.email == email))
 
 
+def _first_arrangement_id() -> int:
+    """The demo's arrangement: the one no other precedes."""
+    return db.session.scalar(sa.select(Arrangement.id).where(Arrangement.predecessor_id.is_(None)))
+
+
 def _lot(number: int) -> Lot:
     """Lot ``number`` of the demo's arrangement (the first one: successors have lots with the same numbers)."""
-    first = db.session.scalar(sa.select(Arrangement.id).where(Arrangement.predecessor_id.is_(None)))
-    return db.session.scalar(sa.select(Lot).where(Lot.arrangement_id == first, Lot.number == number))
+    return db.session.scalar(
+        sa.select(Lot).where(Lot.arrangement_id == _first_arrangement_id(), Lot.number == number)
+    )
 
 
 def _provider(name: str) -> Provider:
@@ -126,7 +131,7 @@ def invited_user() -> int:
         email=f"invited{number}@council.example",
         name=f"Ivy Invited {number}",
         role=Role.OFFICER,
-        service_name=db.session.scalar(sa.select(CouncilService.name).where(CouncilService.name == "SEND")),
+        service_name="SEND",
         ip=None,
     )
     return user.id
@@ -193,9 +198,7 @@ def successor(predecessor_id: int | None = None) -> int:
     """A successor to the demo's arrangement (or to the one given), starting next month: the admitted providers'
     admissions are carried over, waiting for them to re-confirm."""
     today = clock.london_today()
-    predecessor_id = predecessor_id or db.session.scalar(
-        sa.select(Arrangement.id).where(Arrangement.predecessor_id.is_(None))
-    )
+    predecessor_id = predecessor_id or _first_arrangement_id()
     made = arrangements.set_up_successor(
         predecessor_id,
         arrangements.SuccessorDetails(

@@ -229,17 +229,17 @@ def _rules(app):
     return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
 
 
-def _dummy_value(converter):
+def _dummy_value(converter, integer: int = 1):
     """A value of the right type for a URL argument: access is decided before any object is looked up."""
     if isinstance(converter, IntegerConverter):
-        return 1
+        return integer
     if isinstance(converter, UUIDConverter):
         return "00000000-0000-0000-0000-000000000000"
     return "x"
 
 
-def _url(rule) -> str:
-    values = {name: _dummy_value(rule._converters[name]) for name in rule.arguments}
+def _url(rule, integer: int = 1) -> str:
+    values = {name: _dummy_value(rule._converters[name], integer) for name in rule.arguments}
     return rule.build(values, append_unknown=False)[1]
 
 

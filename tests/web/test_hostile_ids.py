@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from werkzeug.routing import IntegerConverter
 
-from tests.web.test_access import ACCESS, PUBLIC, _dummy_value, _rules
+from tests.web.test_access import ACCESS, PUBLIC, _rules, _url
 from tests.web.test_headers import _client_for
 
 LARGEST_ID = 2**31 - 1
@@ -19,14 +19,6 @@ def _routes_with_ids(app):
         if "GET" in rule.methods
         and any(isinstance(rule._converters[name], IntegerConverter) for name in rule.arguments)
     ]
-
-
-def _url(rule, number: int) -> str:
-    values = {
-        name: number if isinstance(rule._converters[name], IntegerConverter) else _dummy_value(rule._converters[name])
-        for name in rule.arguments
-    }
-    return rule.build(values, append_unknown=False)[1]
 
 
 def test_an_id_past_an_integer_column_is_not_found_on_every_route(app, user_factory):
