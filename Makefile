@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 DEV_ENV := PORTAL_ENV=development
 PYTEST_ARGS ?=
+# pytest-xdist workers (each with its own database); 0 runs the tests in one process, as a debugger needs.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test install install-dev update-lock chromium migrate seed frontend clean bench wrk
 
@@ -68,7 +70,7 @@ chromium:
 
 test: install-dev chromium
 	$(BIN)/ruff check portal tests bench migrations/env.py
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The load benchmark (bench/README.md): the portal and a bare baseline under gunicorn on PostgreSQL, driven by
 # Debian's wrk (installed when missing and root). Not part of `make test`.

@@ -11,9 +11,29 @@ import sqlalchemy as sa
 
 os.environ["PORTAL_ENV"] = "test"
 
+
+def _isolate_this_worker() -> None:
+    """Under pytest-xdist (`make test` runs two workers) each worker has a PostgreSQL database of its own,
+    ``<name>_gw0`` and so on, and the system tests' servers a Redis database of their own (7 for gw0, 8 for gw1...).
+    Both are written back to the environment, so everything that reads them (the system tests' servers, the scratch
+    databases named after the test database) uses the worker's. SQLite needs nothing: each worker has its own
+    temporary folder."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if url.startswith("postgresql"):
+        parsed = sa.make_url(url)
+        os.environ["TEST_DATABASE_URL"] = parsed.set(database=f"{parsed.database}_{worker}").render_as_string(False)
+    os.environ.setdefault("SYSTEM_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{7 + int(worker.removeprefix('gw'))}")
+
+
+_isolate_this_worker()
+
 from portal import create_app  # noqa: E402
 from portal.extensions import db, limiter  # noqa: E402
 from tests.factories import make_user  # noqa: E402
+from tests.helpers import create_empty_postgresql_database  # noqa: E402
 
 # The real SMTP server on loopback (aiosmtpd) that mail tests deliver to.
 pytest_plugins = ["tests.smtp_server"]
@@ -28,6 +48,8 @@ TEST_CONFIG = {
 def _reset_database(url: str) -> None:
     """Start from an empty database: the migrations, not create_all(), make the schema."""
     engine = sa.create_engine(url)
+    if engine.dialect.name == "postgresql" and os.environ.get("PYTEST_XDIST_WORKER"):
+        create_empty_postgresql_database(url)  # the worker's own, made afresh
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("DROP SCHEMA public CASCADE"))
