@@ -8,6 +8,7 @@ is exercised on a record the person may really use.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections import deque
 from dataclasses import dataclass, field
@@ -248,9 +249,13 @@ def local_path(url: str) -> str | None:
 
 
 def endpoint_of(app, path: str, method: str = "GET") -> str | None:
-    adapter = app.url_map.bind("localhost")
+    return _endpoint(app.url_map, urlsplit(path).path, method)
+
+
+@functools.cache  # a crawl asks for the same few hundred paths hundreds of thousands of times
+def _endpoint(url_map, path: str, method: str) -> str | None:
     try:
-        endpoint, _ = adapter.match(urlsplit(path).path, method=method)
+        endpoint, _ = url_map.bind("localhost").match(path, method=method)
     except HTTPException:
         return None
     return endpoint
@@ -262,13 +267,17 @@ def endpoint_of(app, path: str, method: str = "GET") -> str | None:
 def row_counts(app) -> dict[str, int]:
     """The number of rows of every table, in one statement."""
     with app.app_context():
-        tables = db.metadata.sorted_tables
-        query = sa.union_all(
-            *(sa.select(sa.literal(t.name).label("t"), sa.select(sa.func.count()).select_from(t).scalar_subquery())
-              for t in tables)
-        )
         with db.engine.connect() as conn:
-            return {name: count for name, count in conn.execute(query)}
+            return {name: count for name, count in conn.execute(_row_counts_sql(db.engine.dialect))}
+
+
+@functools.cache  # compiled once: building the union of every table cost more than running it
+def _row_counts_sql(dialect) -> sa.TextClause:
+    query = sa.union_all(
+        *(sa.select(sa.literal(t.name, sa.String).label("t"), sa.select(sa.func.count()).select_from(t).scalar_subquery())
+          for t in db.metadata.sorted_tables)
+    )
+    return sa.text(str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
 
 
 def changed_tables(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, int]]:

@@ -33,7 +33,7 @@ from portal.services import attendance, audit_chain, eligibility, scale_seed, sl
 from tests.helpers import sign_in
 
 S = scale_seed.SIZES["S"]
-# Small enough for a second and a third run in one test.
+# Small enough for three runs in one test.
 TINY = scale_seed.Size("tiny", providers=8, referrals=150, officers=3, services=2, placements=30)
 KEEP = {"document_types"}  # reference data the migrations put in
 
@@ -187,17 +187,15 @@ def _assert_consistent_with_the_rules() -> None:
 
 
 def test_the_same_seed_writes_the_same_rows_and_another_seed_different_ones(app_context):
-    scale_seed.generate(S, seed=7)
+    # On TINY: every size runs the same code, only the counts differ, and S takes 5-10 s each time.
+    scale_seed.generate(TINY, seed=7)
     first = _checksum()
     _wipe()
-    scale_seed.generate(S, seed=7)
+    scale_seed.generate(TINY, seed=7)
     assert _checksum() == first
     _wipe()
     scale_seed.generate(TINY, seed=8)
-    tiny_eight = _checksum()
-    _wipe()
-    scale_seed.generate(TINY, seed=9)
-    assert _checksum() != tiny_eight
+    assert _checksum() != first
 
 
 def test_the_generator_refuses_a_database_with_providers(app_context):
