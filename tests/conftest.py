@@ -30,8 +30,19 @@ def _isolate_this_worker() -> None:
 
 _isolate_this_worker()
 
+from argon2 import PasswordHasher  # noqa: E402
+
 from portal import create_app  # noqa: E402
 from portal.extensions import db, limiter  # noqa: E402
+from portal.services import passwords  # noqa: E402
+
+# The suite signs in and sets passwords a few thousand times, and argon2id at the production cost (19 MiB, two passes)
+# takes about 30 ms of CPU each time: a minute of each run. So the tests hash at a test cost, as Django's test
+# settings do, before any factory or demo user is made; the servers the system tests start use the production cost.
+# `production_password_hashing` puts the production hasher back for the tests of the hashing itself.
+PRODUCTION_HASHING = (passwords._hasher, passwords._DUMMY_HASH)
+_test_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, hash_len=32, salt_len=16)
+passwords._hasher, passwords._DUMMY_HASH = _test_hasher, _test_hasher.hash("no account has this password")
 from tests.factories import make_user  # noqa: E402
 from tests.helpers import create_empty_postgresql_database  # noqa: E402
 
@@ -105,6 +116,13 @@ def _clean_tables(request):
         return
     delete_all_rows(request.getfixturevalue("app"))
     limiter.reset()
+
+
+@pytest.fixture
+def production_password_hashing(monkeypatch):
+    """argon2id at the cost the portal runs with, instead of the suite's test cost."""
+    monkeypatch.setattr(passwords, "_hasher", PRODUCTION_HASHING[0])
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", PRODUCTION_HASHING[1])
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def test_check_credentials(app_context):
     assert accounts.check_credentials("o@example.org", DEFAULT_PASSWORD, ip=None) is None
 
 
-def test_sign_in_rehashes_a_password_stored_with_old_parameters(app_context):
+def test_sign_in_rehashes_a_password_stored_with_old_parameters(app_context, production_password_hashing):
     old_hash = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(DEFAULT_PASSWORD)
     user = make_user(Role.MANAGER, password_hash=old_hash)
     assert accounts.check_credentials(user.email, DEFAULT_PASSWORD, ip=None) is not None

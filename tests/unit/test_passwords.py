@@ -6,7 +6,7 @@ from portal.services import passwords
 from portal.services.errors import DomainError
 
 
-def test_hash_is_argon2id_at_owasp_minimum():
+def test_hash_is_argon2id_at_owasp_minimum(production_password_hashing):
     parameters = extract_parameters(passwords.hash_password("a perfectly fine password"))
     assert parameters.type is Type.ID
     assert (parameters.memory_cost, parameters.time_cost, parameters.parallelism) == (19456, 2, 1)
@@ -20,7 +20,7 @@ def test_verify_accepts_the_password_and_nothing_else():
     assert not passwords.verify_password("not-a-hash", "a perfectly fine password")
 
 
-def test_a_hash_with_older_parameters_needs_rehashing():
+def test_a_hash_with_older_parameters_needs_rehashing(production_password_hashing):
     old = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("a perfectly fine password")
     assert passwords.needs_rehash(old)
     assert not passwords.needs_rehash(passwords.hash_password("a perfectly fine password"))
