@@ -40,9 +40,13 @@ CHROMIUM_ARGS = [
 
 def pytest_collection_modifyitems(config, items):
     # A conftest's collection hook sees every item of the run: mark only the ones in this folder.
-    for item in items:
-        if E2E_DIR in Path(item.path).resolve().parents:
-            item.add_marker(pytest.mark.e2e)
+    browser_tests = [item for item in items if E2E_DIR in Path(item.path).resolve().parents]
+    for item in browser_tests:
+        item.add_marker(pytest.mark.e2e)
+    # .ci/run runs two suites at once: the PostgreSQL one takes its browser tests last (the workers take files in
+    # this order), so the two suites' browsers overlap as little as they can.
+    if os.environ.get("TEST_BROWSER_LAST"):
+        items[:] = [item for item in items if item not in browser_tests] + browser_tests
 
 
 # axe-core is served from the live server's own origin, so the page's strict CSP (script-src 'self' 'nonce-…') allows

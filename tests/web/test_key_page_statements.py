@@ -1,7 +1,8 @@
 """The five key pages (issue 9) and their htmx fragments: each runs at most 8 SQL statements, signing-in included,
 and the same number with a small and a larger dataset; each fragment is at most 20% of its page's bytes.
 
-Run with ``-s`` to see the figures (statements, bytes) printed for each page and fragment."""
+Run with ``-n 0 -s`` (one process, output not captured) to see the figures (statements, bytes) of each page and
+fragment."""
 
 from __future__ import annotations
 

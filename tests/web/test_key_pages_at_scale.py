@@ -3,7 +3,7 @@ equals its count on a generated set about 2.5 times larger, and is at most 8 (th
 equal on both sizes only). tests/web/test_key_page_statements.py does the same on small hand-built data.
 
 Both data sets come from the real generator (portal.services.scale_seed), one after the other in one module-scoped
-fixture: generate, measure, empty the tables, the next size. Run with ``-s`` for the table of figures."""
+fixture: generate, measure, empty the tables, the next size. Run with ``-n 0 -s`` for the table of figures."""
 
 from __future__ import annotations
 
