@@ -43,8 +43,8 @@ def pytest_collection_modifyitems(config, items):
     browser_tests = [item for item in items if E2E_DIR in Path(item.path).resolve().parents]
     for item in browser_tests:
         item.add_marker(pytest.mark.e2e)
-    # .ci/run runs two suites at once: the PostgreSQL one takes its browser tests last (the workers take files in
-    # this order), so the two suites' browsers overlap as little as they can.
+    # .ci/run runs two suites at once: the SQLite one takes its browser tests last (the workers take files in this
+    # order), so the two suites' browsers overlap as little as they can.
     if os.environ.get("TEST_BROWSER_LAST"):
         items[:] = [item for item in items if item not in browser_tests] + browser_tests
 
