@@ -9,6 +9,7 @@ with a destination. axe-core (WCAG 2.2 A/AA) runs on every page and state shown.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -177,6 +178,35 @@ def test_a_placement_from_award_to_destination(app, live_server, browser):
         provider_context.close()
 
 
+@contextmanager
+def _all_three_answered_at_once(app, live_server, browser, monkeypatch, delay):
+    """The officer answers the three questions one after another as fast as the browser can, while the server takes
+    ``delay(terms)`` seconds over each prompt. Yields the page and the placing provider's name."""
+    setting = _set_up(app)
+    real_prompt_for = placement_setup.prompt_for
+
+    def slowed(terms, provider, service):
+        time.sleep(delay(terms))
+        return real_prompt_for(terms, provider, service)
+
+    monkeypatch.setattr(placement_setup, "prompt_for", slowed)
+    context = browser.new_context(base_url=live_server)
+    officer = context.new_page()
+    try:
+        sign_in(officer, setting.officer)
+        officer.goto(f"/officer/referrals/{setting.referral_id}/placement")
+        officer.get_by_role("group", name="Who is the child on roll with during the placement?").get_by_label(
+            "The provider"
+        ).check()
+        officer.get_by_role(
+            "group", name="Is the placement the child's main provision or supplementary support?"
+        ).get_by_label("Supplementary support").check()
+        officer.get_by_role("group", name="Who commissions the placement?").get_by_label("A council service").check()
+        yield officer, setting.provider_name
+    finally:
+        context.close()
+
+
 def test_the_prompt_follows_the_last_answer_when_an_earlier_one_answers_while_it_is_on_its_way(
     app, live_server, browser, monkeypatch
 ):
@@ -184,60 +214,19 @@ def test_the_prompt_follows_the_last_answer_when_an_earlier_one_answers_while_it
     replaces the prompt element, so the last answer's swap, aimed at the element that was there when it was asked
     for, would land nowhere and the page would keep the earlier prompt. The questions share one request queue
     (hx-sync on #safeguarding, replace): a new answer cancels the request in flight, so only the last one swaps."""
-    setting = _set_up(app)
-    real_prompt_for = placement_setup.prompt_for
-
-    def slower_when_all_answered(terms, provider, service):
-        time.sleep(2.0 if terms.commissioner is not None else 0.5)
-        return real_prompt_for(terms, provider, service)
-
-    monkeypatch.setattr(placement_setup, "prompt_for", slower_when_all_answered)
-    context = browser.new_context(base_url=live_server)
-    officer = context.new_page()
-    try:
-        sign_in(officer, setting.officer)
-        officer.goto(f"/officer/referrals/{setting.referral_id}/placement")
-        officer.get_by_role("group", name="Who is the child on roll with during the placement?").get_by_label(
-            "The provider"
-        ).check()
-        officer.get_by_role(
-            "group", name="Is the placement the child's main provision or supplementary support?"
-        ).get_by_label("Supplementary support").check()
-        officer.get_by_role("group", name="Who commissions the placement?").get_by_label("A council service").check()
-        expect(_prompt(officer)).to_contain_text(setting.provider_name)
+    last_answer_slowest = lambda terms: 2.0 if terms.commissioner is not None else 0.5  # noqa: E731
+    with _all_three_answered_at_once(app, live_server, browser, monkeypatch, last_answer_slowest) as (officer, name):
+        expect(_prompt(officer)).to_contain_text(name)
         expect(_prompt(officer)).not_to_contain_text("Answer the three questions")
-    finally:
-        context.close()
 
 
 def test_the_prompt_follows_the_last_answer_when_an_earlier_one_answers_late(app, live_server, browser, monkeypatch):
     """Each question asks for the prompt on its own, so on a busy server an earlier answer's prompt can come back
     after a later one's. It never replaces it: the swap replaces the prompt element itself (outerHTML), so a late
     answer lands on the element it was asked for, which is no longer on the page."""
-    setting = _set_up(app)
-    real_prompt_for = placement_setup.prompt_for
-
-    def slow_until_all_answered(terms, provider, service):
-        if terms.commissioner is None:
-            time.sleep(1.5)
-        return real_prompt_for(terms, provider, service)
-
-    monkeypatch.setattr(placement_setup, "prompt_for", slow_until_all_answered)
-    context = browser.new_context(base_url=live_server)
-    officer = context.new_page()
-    try:
-        sign_in(officer, setting.officer)
-        officer.goto(f"/officer/referrals/{setting.referral_id}/placement")
-        officer.get_by_role("group", name="Who is the child on roll with during the placement?").get_by_label(
-            "The provider"
-        ).check()
-        officer.get_by_role(
-            "group", name="Is the placement the child's main provision or supplementary support?"
-        ).get_by_label("Supplementary support").check()
-        officer.get_by_role("group", name="Who commissions the placement?").get_by_label("A council service").check()
-        expect(_prompt(officer)).to_contain_text(setting.provider_name)
+    earlier_answers_slow = lambda terms: 1.5 if terms.commissioner is None else 0  # noqa: E731
+    with _all_three_answered_at_once(app, live_server, browser, monkeypatch, earlier_answers_slow) as (officer, name):
+        expect(_prompt(officer)).to_contain_text(name)
         officer.wait_for_timeout(2_500)  # the two earlier answers' prompts would have come back by now
-        expect(_prompt(officer)).to_contain_text(setting.provider_name)
+        expect(_prompt(officer)).to_contain_text(name)
         expect(_prompt(officer)).not_to_contain_text("Answer the three questions")
-    finally:
-        context.close()
