@@ -23,7 +23,7 @@ from tests.system.servers import REDIS_URL, create_scratch_database
 HERE = Path(__file__).resolve().parent
 DESELECTED_REASON = (
     "tests/system: {count} deselected: they run gunicorn servers and CLI workers against PostgreSQL and Redis; "
-    "they run when TEST_DATABASE_URL names a PostgreSQL database (as in .ci/run's second pass)"
+    "they run when TEST_DATABASE_URL names a PostgreSQL database (as in .ci/run's PostgreSQL suite)"
 )
 
 
