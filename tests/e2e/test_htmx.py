@@ -35,9 +35,17 @@ def test_the_browser_revalidates_a_polled_section_and_an_unchanged_poll_comes_ba
     def poll(response) -> bool:
         return response.url.endswith(f"/officer/referrals/{referral_id}") and "hx-request" in response.request.headers
 
+    # The poll swaps the section's outerHTML; the new copy starts its own 10-second timer once htmx has processed it.
+    # Python hears of the response before the page has swapped it in, so wait for that, or the next run_for would
+    # pass before the new timer exists (it failed so in CI, under load).
+    page.evaluate(
+        "() => { window.sectionSwapped = new Promise(resolve => document.addEventListener("
+        "'htmx:load', e => { if (e.detail.elt.id === 'referral-offers') resolve() })) }"
+    )
     with page.expect_response(poll) as first:
         page.clock.run_for(10_000)
     assert first.value.status == 200 and first.value.headers["etag"]
+    page.evaluate("window.sectionSwapped")  # evaluate waits for the promise (wait_for_function would need eval: CSP)
     with page.expect_response(poll) as second:
         page.clock.run_for(10_000)
     request_headers = second.value.request.all_headers()
