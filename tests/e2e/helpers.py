@@ -64,7 +64,10 @@ def axe(page: Page) -> None:
     # yet to add the script to.
     page.wait_for_load_state()
     page.add_script_tag(url=page_url(page, AXE_URL_PATH))
-    results = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    # Only violations are read: axe then skips building selectors and snippets for every passing node (a third of
+    # its time here), which changes nothing it checks.
+    options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+    results = page.evaluate("options => axe.run(document, options)", options)
     violations = results["violations"]
     lines = []
     for violation in violations:
