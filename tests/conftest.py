@@ -5,6 +5,7 @@ concurrent threads see real commits."""
 from __future__ import annotations
 
 import os
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
@@ -56,6 +57,15 @@ TEST_CONFIG = {
 }
 
 
+# A test database need not outlive a power cut, so its commits do not wait for the disk to flush: SQLite in WAL mode
+# with synchronous=NORMAL (0.57 ms to 0.02 ms a commit here), PostgreSQL with synchronous_commit off (1.9 ms to
+# 0.2 ms). What another connection or a killed app process sees is unchanged; the portal itself keeps the defaults.
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_commits_without_waiting_for_the_disk(dbapi_connection, _connection_record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
 def _reset_database(url: str) -> None:
     """Start from an empty database: the migrations, not create_all(), make the schema."""
     engine = sa.create_engine(url)
@@ -65,6 +75,8 @@ def _reset_database(url: str) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("DROP SCHEMA public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))
+            # See _sqlite_commits_without_waiting_for_the_disk.
+            conn.execute(sa.text(f'ALTER DATABASE "{engine.url.database}" SET synchronous_commit = off'))
         else:
             for table in sa.inspect(conn).get_table_names():
                 conn.execute(sa.text(f'DROP TABLE "{table}"'))
