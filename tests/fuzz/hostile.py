@@ -136,9 +136,12 @@ def fuzz_form(
     record's form, so every example is sent (``tally["renewed"]`` counts the records it made). Without it, the
     examples after such a success are skipped."""
     current = [form]
+    unchanged: list[Form | None] = [None]  # the form as last drawn, while nothing has been written since
 
     def offered() -> Form | None:
         """The form as the page shows it now, or None once the page or the form is gone."""
+        if unchanged[0] is not None:
+            return unchanged[0]
         target = current[0]
         page = client.get(local_path(target.page), buffered=True)
         if page.status_code != 200:
@@ -163,6 +166,7 @@ def fuzz_form(
         tally["examples"] += 1
         # ... and sent with the tokens and kept values of the page as it is now.
         fresh = offered()
+        unchanged[0] = None
         if fresh is None and renew is not None:
             current[0] = renew()
             tally["renewed"] += 1
@@ -181,6 +185,10 @@ def fuzz_form(
             assert says_something(response), f"{where} refused with an empty {response.status_code}"
             changes = before.unexpected_changes(records, events)
             assert not changes, f"{where} refused ({response.status_code}) but wrote rows: {changes}"
+            if not records and not events:
+                # Nothing was written, so the page would draw the same form, and its single-use token is still
+                # unclaimed: the next example sends that, without fetching the page again (a third of the requests).
+                unchanged[0] = fresh
 
     tally = {"examples": 0, "sent": 0, "refused": 0, "renewed": 0}
     run()
