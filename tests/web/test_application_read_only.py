@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.models import Application, ApplicationStatus, LotOutcome, Role
 from tests.factories import ProviderFactory, make_lots
 from tests.factories_dps import admit, make_submitted_application
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 
 def _text(response) -> str:
@@ -22,7 +22,7 @@ def _text(response) -> str:
 
 def _client(app, user_factory, role, **fields):
     client = app.test_client()
-    sign_in(client, user_factory(role, **fields).email)
+    start_session(client, user_factory(role, **fields).email)
     return client
 
 

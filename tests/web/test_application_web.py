@@ -14,7 +14,7 @@ from portal.models import Application, ApplicationStatus, Lot, LotOutcome, Provi
 from portal.services import applications
 from tests.factories import LotFactory, LotQuestionFactory
 from tests.factories_dps import add_document, admit, complete_profile, require
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import csrf_token, sign_in, start_session
 
 VERSION = re.compile(r'<input[^>]*name="version"[^>]*value="(\d*)"')
 MAIN = re.compile(r"<main.*</main>", re.S)
@@ -36,7 +36,7 @@ def provider_client(app, user_factory, dps):
     """A signed-in provider user, and the provider's id."""
     user = user_factory(Role.PROVIDER)
     client = app.test_client()
-    sign_in(client, user.email)
+    start_session(client, user.email)
     client.provider_id = user.provider_id
     return client
 

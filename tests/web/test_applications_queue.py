@@ -26,7 +26,7 @@ from portal.models import (
 from portal.services.audit import Events
 from tests.factories import ProviderFactory, make_lots, make_user
 from tests.factories_dps import make_submitted_application
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, sign_in, start_session
 
 TODAY = date(2027, 1, 8)  # a Friday
 VERSION = re.compile(r'<input[^>]*name="version"[^>]*value="(\d+)"')
@@ -41,7 +41,7 @@ def fixed_today(monkeypatch):
 def manager_client(app, user_factory):
     manager = user_factory(Role.MANAGER, name="Morgan Manager", email="morgan@council.example")
     client = app.test_client()
-    sign_in(client, manager.email)
+    start_session(client, manager.email)
     client.user = manager
     return client
 

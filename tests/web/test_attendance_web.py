@@ -17,7 +17,7 @@ from portal.models import AttendanceAlert, AttendanceMark, PlacementStatus, Role
 from tests.factories import make_lot, make_user
 from tests.factories_calloff import make_child
 from tests.factories_placements import PLACEMENT_START, awarded_referral, make_placement, placed
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 MONDAY = PLACEMENT_START  # 11 January 2027
 TUESDAY = MONDAY + timedelta(days=1)
@@ -70,7 +70,7 @@ def setting(app, tuesday_afternoon):
 
 def _client(app, email: str):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

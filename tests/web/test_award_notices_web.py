@@ -18,7 +18,7 @@ from portal.services.audit import Events
 from tests.factories import make_lot, make_user
 from tests.factories_calloff import CHILD_IDENTIFIERS, make_child
 from tests.factories_placements import awarded_referral
-from tests.helpers import count_queries, sign_in
+from tests.helpers import count_queries, sign_in, start_session
 
 NOW = datetime(2027, 5, 10, 9, 0, tzinfo=UTC)  # in Q2 2027
 
@@ -36,7 +36,7 @@ def frozen(monkeypatch):
 def manager_client(app, user_factory):
     manager = user_factory(Role.MANAGER, email="morgan@council.example")
     client = app.test_client()
-    sign_in(client, manager.email)
+    start_session(client, manager.email)
     client.user = manager
     return client
 

@@ -38,7 +38,7 @@ from tests.factories_calloff import (
     publish,
     published_call_off,
 )
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 LIVE = {"HX-Request": "true", "HX-Target": "referral-offers"}
 VERSION = re.compile(r'<input[^>]*name="version"[^>]*value="(\d+)"')
@@ -90,7 +90,7 @@ def _setting(app, *, providers: int = 3, offers: int = 1) -> dict:
 
 def _signed_in(app, email: str):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

@@ -14,7 +14,7 @@ from portal.models import Concern, ConcernStatus, Notification, OutboxMessage
 from tests.factories import make_user
 from tests.factories_calloff import CHILD_IDENTIFIERS
 from tests.factories_placements import placed
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 NOW = datetime(2027, 2, 10, 10, tzinfo=UTC)
 DETAILS = "Told staff at break that an adult at home hit them"
@@ -48,7 +48,7 @@ def world(app):
 
 def _client(app, email):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

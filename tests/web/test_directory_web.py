@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import Area, Need, Role
 from tests.factories import make_lot
 from tests.factories_dps import admit, days, make_provider, many_providers, require, suspend, upload
-from tests.helpers import count_queries, sign_in
+from tests.helpers import count_queries, start_session
 
 HX = {"HX-Request": "true", "HX-Target": "directory-results", "HX-Current-URL": "http://localhost/directory"}
 
@@ -28,7 +28,7 @@ def _card(page: str, name: str) -> str:
 
 def _client(app, user_factory, role):
     client = app.test_client()
-    sign_in(client, user_factory(role).email)
+    start_session(client, user_factory(role).email)
     return client
 
 

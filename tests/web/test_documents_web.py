@@ -16,7 +16,7 @@ from portal.models import AuditEvent, ComplianceDocument, Provider, Role
 from portal.security import DOWNLOAD_CSP
 from portal.services.audit import Events
 from tests.factories_dps import add_document, document_type
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, sign_in, start_session
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -27,7 +27,7 @@ NEXT_YEAR = date.today() + timedelta(days=365)
 def provider_client(app, user_factory):
     user = user_factory(Role.PROVIDER)
     client = app.test_client()
-    sign_in(client, user.email)
+    start_session(client, user.email)
     client.provider_id = user.provider_id
     return client
 

@@ -50,7 +50,7 @@ from tests.factories_calloff import eligible_provider, offer_fields, published_c
 from tests.factories_dps import document_type, make_provider
 from tests.factories_placements import awarded_referral, placed
 from tests.factories_slas import make_sla, make_template
-from tests.helpers import sign_in
+from tests.helpers import start_session
 from tests.web.test_placement_form_web import _form as placement_form
 
 FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S)
@@ -328,7 +328,7 @@ def build(app, name: str, freeze) -> Case:
 
 def signed_in(app, email: str):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

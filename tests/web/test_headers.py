@@ -9,7 +9,7 @@ import pytest
 from portal.models import Role
 from portal.security import DOWNLOAD_CSP, is_download
 from tests.conftest import make_app
-from tests.helpers import sign_in
+from tests.helpers import sign_in, start_session
 from tests.web.test_access import ACCESS, PUBLIC, _rules, _url
 
 NONCE = re.compile(r"script-src 'self' 'nonce-([A-Za-z0-9_-]{20,})'")
@@ -33,7 +33,7 @@ def _get_routes(app):
 def _client_for(app, user_factory, access):
     client = app.test_client()
     if access != PUBLIC:
-        sign_in(client, user_factory(sorted(access)[0]).email)
+        start_session(client, user_factory(sorted(access)[0]).email)
     return client
 
 

@@ -20,14 +20,14 @@ from portal.models import (
 from portal.services.audit import Events
 from tests.factories import LotQuestionFactory, make_lots
 from tests.factories_dps import make_submitted_application
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, sign_in, start_session
 
 
 @pytest.fixture
 def manager_client(app, user_factory):
     manager = user_factory(Role.MANAGER)
     client = app.test_client()
-    sign_in(client, manager.email)
+    start_session(client, manager.email)
     return client
 
 

@@ -17,7 +17,7 @@ from portal.services.audit import Events
 from portal.services.eligibility import eligible_providers
 from tests.factories import AdmissionFactory, ProviderFactory, SuspensionFactory, make_lots, make_user
 from tests.factories_slas import make_sla
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 TODAY = date(2026, 6, 15)
 
@@ -32,7 +32,7 @@ def fixed_today(monkeypatch):
 def manager_client(app, user_factory):
     manager = user_factory(Role.MANAGER, name="Morgan Manager")
     client = app.test_client()
-    sign_in(client, manager.email)
+    start_session(client, manager.email)
     return client
 
 

@@ -9,7 +9,7 @@ from html import unescape
 from portal.extensions import db
 from portal.models import Notification, Role
 from portal.models.base import utcnow
-from tests.helpers import count_queries, sign_in
+from tests.helpers import count_queries, start_session
 
 SUBJECT = re.compile(r'<h2 class="govuk-heading-s[^"]*">(.*?)</h2>', re.S)
 
@@ -43,7 +43,7 @@ def bell(html: str) -> str:
 
 def signed_in_officer(app, client, user_factory):
     user = user_factory(Role.OFFICER)
-    sign_in(client, user.email)
+    start_session(client, user.email)
     return user
 
 

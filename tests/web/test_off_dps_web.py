@@ -26,7 +26,7 @@ from portal.services import evaluation
 from portal.services.audit import Events
 from tests.factories import make_user
 from tests.factories_calloff import CHILD_IDENTIFIERS, make_referral, publish, published_call_off
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, sign_in, start_session
 
 
 def _text(response) -> str:
@@ -37,7 +37,7 @@ def _text(response) -> str:
 def manager_client(app, user_factory):
     manager = user_factory(Role.MANAGER, name="Morgan Manager", email="morgan@council.example")
     client = app.test_client()
-    sign_in(client, manager.email)
+    start_session(client, manager.email)
     client.user = manager
     return client
 

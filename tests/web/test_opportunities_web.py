@@ -24,7 +24,7 @@ from tests.factories_calloff import (
     publish,
     published_call_off,
 )
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 RESULTS = "opportunity-results"
 HX = {"HX-Request": "true", "HX-Target": RESULTS}
@@ -61,7 +61,7 @@ def setting(app) -> Setting:
 
 def _signed_in(app, email: str):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

@@ -13,7 +13,7 @@ from portal.csv_export import BOM
 from portal.extensions import db
 from tests.factories import make_lot, make_user
 from tests.factories_placements import make_placement
-from tests.helpers import count_queries, sign_in
+from tests.helpers import count_queries, sign_in, start_session
 from tests.unit.test_oversight import awarded, build
 
 NOW = datetime(2027, 3, 15, 12, tzinfo=UTC)
@@ -25,7 +25,7 @@ def manager(app, client, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: NOW)
     with app.app_context():
         email = make_user("manager").email
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

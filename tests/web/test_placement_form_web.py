@@ -23,7 +23,7 @@ from portal.services.placements import ALL_SESSIONS
 from tests.factories import make_user
 from tests.factories_calloff import CHILD_FIRST_NAME, make_child
 from tests.factories_placements import awarded_referral, make_placement
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import csrf_token, start_session
 from tests.unit.test_placement_setup import RULE_TABLE
 
 HX = {"HX-Request": "true", "HX-Target": "responsibility-prompt"}
@@ -66,7 +66,7 @@ def setup(app):
 
 def _signed_in(app, email):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

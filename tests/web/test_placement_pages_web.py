@@ -18,7 +18,7 @@ from portal.services.audit import Events
 from tests.factories import make_user
 from tests.factories_calloff import CHILD_FIRST_NAME, CHILD_LAST_NAME, make_child
 from tests.factories_placements import awarded_referral, make_placement, placed
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 NOW = datetime(2027, 2, 1, 10, tzinfo=UTC)  # a Monday, three weeks into the placement
 CHILD = f"{CHILD_FIRST_NAME} {CHILD_LAST_NAME}"
@@ -42,7 +42,7 @@ def _version(page: str) -> str:
 
 def _signed_in(app, email: str):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import AlertKind, AttendanceAlert, AttendanceMark, Concern
 from tests.factories import make_user
 from tests.factories_placements import placed
-from tests.helpers import sign_in
+from tests.helpers import start_session
 
 NOW = datetime(2027, 3, 1, 10, tzinfo=UTC)  # a Monday; the review (22 February 2027) is overdue
 TODAY = date(2027, 3, 1)
@@ -25,7 +25,7 @@ def frozen(monkeypatch):
 
 def _page(app, email: str, placement_id: int) -> str:
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     response = client.get(f"/placements/{placement_id}")
     assert response.status_code == 200
     return response.get_data(as_text=True)

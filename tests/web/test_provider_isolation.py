@@ -31,7 +31,7 @@ from portal.services import evaluation, scoring
 from portal.services.audit import Events
 from portal.services.evaluation import ScoreEntry
 from tests.factories_calloff import CHILD_FIRST_NAME, CHILD_IDENTIFIERS, CHILD_LAST_NAME, CHILD_UPN, published_call_off
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 HX = {"HX-Request": "true", "HX-Target": "opportunity-results"}
 # What only each provider wrote: neither may ever reach the other.
@@ -80,7 +80,7 @@ def flow(app) -> Flow:
     providers = []
     for user_id, provider_id, email in people:
         client = app.test_client()
-        sign_in(client, email)
+        start_session(client, email)
         providers.append(Provider(client=client, user_id=user_id, provider_id=provider_id, email=email))
     return Flow(referral_id=ids[0], aim_ids=ids[1], officer_id=ids[2], providers=providers)
 

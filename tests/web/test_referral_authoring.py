@@ -30,7 +30,7 @@ from portal.services.audit import Events
 from tests.factories import make_lot, make_user
 from tests.factories_calloff import eligible_provider, make_referral, publish
 from tests.factories_dps import suspend
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import csrf_token, start_session
 
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday, 10am in London
 TODAY = date(2026, 11, 2)
@@ -61,7 +61,7 @@ def dps(app):
 
 def _client(app, user):
     client = app.test_client()
-    sign_in(client, user.email)
+    start_session(client, user.email)
     client.user = user
     return client
 

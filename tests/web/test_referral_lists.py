@@ -16,7 +16,7 @@ from portal.models import Lot, Referral, ReferralStatus, Role, User
 from portal.services import children
 from tests.factories import make_lot, make_user
 from tests.factories_calloff import eligible_provider, make_child, make_referral, publish
-from tests.helpers import count_queries, sign_in
+from tests.helpers import count_queries, start_session
 
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 HX = {"HX-Request": "true", "HX-Target": "referral-results", "HX-Current-URL": "http://localhost/officer/referrals"}
@@ -94,7 +94,7 @@ def listed(app):
 
 def _client(app, user_factory, role):
     client = app.test_client()
-    sign_in(client, user_factory(role).email)
+    start_session(client, user_factory(role).email)
     return client
 
 

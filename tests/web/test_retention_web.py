@@ -15,7 +15,7 @@ from portal.security import DOWNLOAD_CSP
 from portal.services.audit import Events
 from tests.factories import make_lot, make_user
 from tests.factories_calloff import CHILD_FIRST_NAME
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import csrf_token, start_session
 from tests.unit.test_retention import NOW, build_child
 
 
@@ -38,7 +38,7 @@ def setup(app, user_factory, monkeypatch):
 
 def _client(app, user):
     client = app.test_client()
-    sign_in(client, user.email)
+    start_session(client, user.email)
     return client
 
 

@@ -15,7 +15,7 @@ from portal.models import Destination, Placement, PlacementStatus, ProgressRepor
 from portal.services import reviews
 from tests.factories import make_user
 from tests.factories_placements import awarded_referral, make_placement, placed
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 NOW = datetime(2027, 2, 10, 10, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def world(app):
 
 def _client(app, email):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

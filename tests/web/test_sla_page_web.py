@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.models import Role, SlaComment, SlaStatus, SlaTemplateSection
 from tests.factories import ProviderFactory, make_lots, make_user
 from tests.factories_slas import make_sla, make_template
-from tests.helpers import count_queries, sign_in
+from tests.helpers import count_queries, start_session
 
 NOW = datetime(2026, 11, 10, 10, tzinfo=UTC)
 
@@ -97,7 +97,7 @@ def world(app) -> World:
 
 def _client(app, email: str):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.models import Offer, SlaStatus
 from portal.services import slas
 from tests.factories_calloff import published_call_off
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import csrf_token, sign_in, start_session
 
 CAP = "The most your SLA allows for a day rate in Lot 1 is £350.00"
 
@@ -55,7 +55,7 @@ def setting(app) -> Setting:
 @pytest.fixture
 def client(app, setting):
     client = app.test_client()
-    sign_in(client, setting.email)
+    start_session(client, setting.email)
     return client
 
 

@@ -16,7 +16,7 @@ from portal.models import AuditEvent, Role, SlaStatus, SlaTemplate
 from portal.services.audit import Events
 from tests.factories import ProviderFactory, make_lots
 from tests.factories_slas import make_sla, make_template
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, sign_in, start_session
 
 NOW = datetime(2026, 11, 10, 10, tzinfo=UTC)
 
@@ -33,7 +33,7 @@ def frozen(monkeypatch):
 @pytest.fixture
 def manager(app, user_factory):
     client = app.test_client()
-    sign_in(client, user_factory(Role.MANAGER).email)
+    start_session(client, user_factory(Role.MANAGER).email)
     return client
 
 

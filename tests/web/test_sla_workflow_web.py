@@ -19,7 +19,7 @@ from portal.models import OutboxMessage, Role, Sla, SlaComment, SlaStatus
 from portal.services.sla_workflow import kpi_field, rate_field
 from tests.factories import ProviderFactory, make_lots, make_user
 from tests.factories_slas import make_sla, make_template
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
 HTMX = {"HX-Request": "true", "HX-Target": "sla-row-1"}
@@ -70,7 +70,7 @@ def _get(app, sla_id: int) -> Sla:
 
 def _client(app, email: str):
     client = app.test_client()
-    sign_in(client, email)
+    start_session(client, email)
     return client
 
 

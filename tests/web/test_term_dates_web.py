@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.models import AuditEvent, CouncilService, HalfTerm
 from portal.services.audit import Events
 from tests.factories import CouncilServiceFactory
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, start_session
 
 NOW = datetime(2026, 11, 10, 10, tzinfo=UTC)
 GOOD = {
@@ -39,7 +39,7 @@ def frozen(monkeypatch):
 @pytest.fixture
 def manager(app, user_factory):
     client = app.test_client()
-    sign_in(client, user_factory("manager").email)
+    start_session(client, user_factory("manager").email)
     return client
 
 

@@ -18,7 +18,7 @@ from portal.security import DOWNLOAD_CSP
 from portal.services import documents
 from portal.services.audit import Events
 from tests.factories_dps import add_document
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import csrf_token, start_session
 from tests.web.test_documents_web import _type_id
 
 PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n"
@@ -46,7 +46,7 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 def provider_client(app, user_factory):
     user = user_factory(Role.PROVIDER)
     client = app.test_client()
-    sign_in(client, user.email)
+    start_session(client, user.email)
     client.provider_id = user.provider_id
     return client
 

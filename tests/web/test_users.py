@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.models import AuditEvent, OutboxMessage, Provider, Role, User, UserSession
 from portal.services.audit import Events
 from tests.factories import CouncilServiceFactory, ProviderFactory, make_user
-from tests.helpers import count_queries, csrf_token, sign_in
+from tests.helpers import count_queries, csrf_token, sign_in, start_session
 
 MAIN = re.compile(r"<main.*</main>", re.S)
 
@@ -18,7 +18,7 @@ MAIN = re.compile(r"<main.*</main>", re.S)
 def manager_client(app, user_factory):
     manager = user_factory(Role.MANAGER, name="Morgan Manager", email="morgan@council.example")
     client = app.test_client()
-    sign_in(client, manager.email)
+    start_session(client, manager.email)
     client.manager = manager
     return client
 
