@@ -186,8 +186,8 @@ def fuzz_form(
             changes = before.unexpected_changes(records, events)
             assert not changes, f"{where} refused ({response.status_code}) but wrote rows: {changes}"
             if not records and not events:
-                # Nothing was written, so the page would draw the same form, and its single-use token is still
-                # unclaimed: the next example sends that, without fetching the page again (a third of the requests).
+                # Nothing was written (an audit of a read at most), so the page would draw the same form and its
+                # single-use token is unclaimed: the next example sends that without fetching the page again.
                 unchanged[0] = fresh
 
     tally = {"examples": 0, "sent": 0, "refused": 0, "renewed": 0}
