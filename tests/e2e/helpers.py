@@ -79,6 +79,11 @@ def axe(page: Page) -> None:
     assert not violations, f"axe found {len(violations)} violation(s) on {page.url}:\n" + "\n".join(lines)
 
 
+# htmx logs a request the page itself cancelled (a later action on a results region, hx-sync ...:replace) as these two
+# errors. Like a request the browser aborted, that is no fault; a failed send or a timeout logs its own error too.
+HTMX_CANCELLED = ("htmx:afterRequest", "htmx:sendAbort")
+
+
 @dataclass
 class PageProblems:
     """What went wrong on a page's sub-resources or console while a test ran."""
@@ -99,6 +104,8 @@ class PageProblems:
             return
         url = message.location.get("url", "")
         if message.text.startswith("Failed to load resource") and url in self.error_documents:
+            return
+        if message.text.startswith(HTMX_CANCELLED):
             return
         self.console_errors.append(f"{message.text} (at {url or 'unknown location'})")
 

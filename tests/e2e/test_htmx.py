@@ -1,6 +1,11 @@
 """htmx is wired as the house rules say: no injected styles, the CSRF token on every request."""
 
+import contextlib
+import re
 from types import SimpleNamespace
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 
 from portal.models import Role
 from tests.e2e.helpers import sign_in
@@ -54,3 +59,37 @@ def test_the_browser_revalidates_a_polled_section_and_an_unchanged_poll_comes_ba
     assert second.value.status == 200 and second.value.request.sizes()["responseBodySize"] == 0
     assert first.value.request.sizes()["responseBodySize"] > 1000
     assert section.get_by_text("No offers yet.").is_visible()  # htmx swapped in the browser's copy
+
+
+def test_a_filter_change_cancels_a_page_change_still_on_its_way(page, user_factory):
+    """The page links and the filter form replace one results region, and htmx drops an answer whose region has been
+    replaced meanwhile. So without a guard, a page change answered after a later change of filter would show the
+    unfiltered page and drop the filter's answer. The results regions sync on the main element: the later action
+    cancels the earlier one still on its way."""
+    for number in range(26):
+        user_factory(Role.OFFICER, name=f"Officer {number:02}")
+    sign_in(page, user_factory(Role.MANAGER, name="Mia Manager"))
+    page.goto("/manager/users")
+    results = page.locator("#user-results")
+    expect(results).to_contain_text("page 1 of 2")
+
+    held, failed = [], []
+    page.route(re.compile(r"/manager/users\?"), lambda route: held.append(route))  # each answer waits for release
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    with page.expect_request(re.compile(r"page=2")):
+        page.get_by_role("link", name="Next").click()
+    with page.expect_request(re.compile(r"role=manager")):
+        page.locator("#role").select_option("manager")
+    for _ in range(100):  # the route handler hears of a request a moment after the request event
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(50)
+    assert [url for url in failed if "page=2" in url], "the page change still on its way was not cancelled"
+
+    page_change, filter_change = held
+    with contextlib.suppress(PlaywrightError):  # the page has cancelled it: there is nothing left to answer
+        page_change.continue_()
+    filter_change.continue_()
+    expect(results).to_contain_text("1 user")
+    expect(results).to_contain_text("Mia Manager")
+    expect(page).to_have_url(re.compile(r"/manager/users\?.*role=manager"))
