@@ -24,7 +24,7 @@ from portal.extensions import db
 from portal.formatting import long_date
 from portal.models import Arrangement, KpiKind, Provider, Role, Sla, SlaComment, SlaStatus, User
 from portal.pagination import Page, paginate
-from portal.services import audit, mail, slas
+from portal.services import audit, mail, offers, slas
 from portal.services.audit import Events
 from portal.services.errors import Conflict, DomainError, FieldErrors, IllegalTransition, NotAllowed, NotFound
 from portal.services.referrals import link
@@ -33,8 +33,6 @@ COMMENT_MAX = 2000
 SIGNATORY_MAX = 200
 REASON_MAX = 2000
 PER_PAGE = 25
-# The biggest amount a Numeric(12, 2) holds.
-MONEY_MAX = Decimal("9999999999.99")
 RATE_KINDS = {"day": "day", "session": "session", "hour": "hourly"}
 
 
@@ -114,24 +112,12 @@ def _not_editable(sla: Sla) -> IllegalTransition:
     return IllegalTransition(f"This SLA is {sla.status.value}: it cannot be edited.")
 
 
-def parse_money(text: str, what: str) -> Decimal | None:
-    """A money amount as typed (a £ sign and commas allowed), or None if blank. Raises ValueError with a message."""
-    cleaned = (text or "").strip().removeprefix("£").replace(",", "").strip()
-    if not cleaned:
+def parse_rate(text: str, what: str, field: str) -> Decimal | None:
+    """A maximum rate as typed, read as an offer's money is (portal.services.offers.parse_money), or None if blank: a
+    lot need not have every kind of rate."""
+    if not (text or "").strip():
         return None
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"The {what} must be an amount of money, like 120.50") from None
-    if not value.is_finite():
-        raise ValueError(f"The {what} must be an amount of money, like 120.50")
-    if value <= 0:
-        raise ValueError(f"The {what} must be more than £0")
-    if value.as_tuple().exponent < -2:
-        raise ValueError(f"The {what} must be in pounds and pence, with no more than 2 decimal places")
-    if value > MONEY_MAX:
-        raise ValueError(f"The {what} is too large")
-    return value.quantize(Decimal("0.01"))
+    return offers.parse_money(text, name=what, field=field)
 
 
 def parse_target(text: str, what: str) -> Decimal:
@@ -173,10 +159,11 @@ def update_draft(
         typed = rates.get(sla_lot.lot_id, ("", "", ""))
         values = []
         for (kind, word), text in zip(RATE_KINDS.items(), typed, strict=True):
+            field = rate_field(sla_lot.lot_id, kind)
             try:
-                values.append(parse_money(text, f"maximum {word} rate for {sla_lot.lot.label}"))
-            except ValueError as error:
-                errors[rate_field(sla_lot.lot_id, kind)] = str(error)
+                values.append(parse_rate(text, f"maximum {word} rate for {sla_lot.lot.label}", field))
+            except DomainError as error:
+                errors[field] = error.message
                 values.append(None)
         new_rates[sla_lot.lot_id] = tuple(values)
     new_targets: dict[KpiKind, Decimal] = {}

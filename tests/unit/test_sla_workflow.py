@@ -95,9 +95,10 @@ def test_the_manager_saves_a_drafts_rates_and_targets(world):
         ("-5", "must be more than £0"),
         ("0", "must be more than £0"),
         ("12.345", "no more than 2 decimal places"),
-        ("twelve", "must be an amount of money"),
-        ("NaN", "must be an amount of money"),
-        ("99999999999", "too large"),
+        ("twelve", "must be an amount in pounds, like 120 or 120.50"),
+        ("NaN", "must be an amount in pounds"),
+        ("99999999999", "must be £1,000,000.00 or less"),
+        ("1e3", "must be an amount in pounds"),
     ],
 )
 def test_a_bad_rate_is_refused_next_to_its_field(world, day, message):

@@ -227,7 +227,7 @@ def test_the_manager_edits_and_sends_a_draft(app, world):
     refused = _post(client, f"/manager/slas/{sla_id}/edit", data)
     assert refused.status_code == 200
     text = _text(refused)
-    assert "There is a problem" in text and "must be more than £0" in text and "must be an amount of money" in text
+    assert "There is a problem" in text and "must be more than £0" in text and "must be an amount in pounds" in text
     assert 'value="-3"' in text and 'value="abc"' in text  # what was typed stays
     assert _get(app, sla_id).lots[0].max_session_rate is None  # nothing saved
 
