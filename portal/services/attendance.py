@@ -27,7 +27,7 @@ from sqlalchemy.orm import joinedload
 from portal import clock
 from portal.clock import LONDON
 from portal.extensions import db
-from portal.formatting import long_date
+from portal.formatting import london_datetime, long_date
 from portal.models import (
     AlertKind,
     AttendanceAlert,
@@ -58,6 +58,11 @@ FUTURE_MESSAGE = "You cannot record a session before its date"
 def field_name(day: date, session: str) -> str:
     """The name of a cell's select in the week form: ``code-2027-01-11-am``."""
     return f"code-{day.isoformat()}-{session}"
+
+
+def seen_name(day: date, session: str) -> str:
+    """The name of the hidden field beside a cell's select that carries the code the page showed ("" for none)."""
+    return f"seen-{field_name(day, session)}"
 
 
 def day_label(day: date) -> str:
@@ -173,26 +178,26 @@ def _insert(model):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
+def _row(placement_id: int, by: User, day: date, session: str, code: str, now: datetime) -> dict:
+    return {
+        "placement_id": placement_id,
+        "day": day,
+        "session": session,
+        "code": code,
+        "recorded_by_id": by.id,
+        "recorded_at": now,
+        # The last save decides: a correction made on a later day is not "recorded the same day".
+        "recorded_same_day": day == clock.london_today(now),
+    }
+
+
 def _upsert_marks(placement_id: int, by: User, codes: dict[tuple[date, str], str], now: datetime) -> None:
     """Write the marks: a session already marked is updated, never duplicated (a concurrent save of the same session
     meets the unique constraint, which turns it into an update)."""
     if not codes:
         return
-    today = clock.london_today(now)
     statement = _insert(AttendanceMark).values(
-        [
-            {
-                "placement_id": placement_id,
-                "day": day,
-                "session": session,
-                "code": code,
-                "recorded_by_id": by.id,
-                "recorded_at": now,
-                # The last save decides: a correction made on a later day is not "recorded the same day".
-                "recorded_same_day": day == today,
-            }
-            for (day, session), code in codes.items()
-        ]
+        [_row(placement_id, by, day, session, code, now) for (day, session), code in codes.items()]
     )
     statement = statement.on_conflict_do_update(
         index_elements=["placement_id", "day", "session"],
@@ -204,6 +209,89 @@ def _upsert_marks(placement_id: int, by: User, codes: dict[tuple[date, str], str
         },
     )
     db.session.execute(statement)
+
+
+def _write_if_unchanged(placement_id: int, by: User, day: date, session: str, code: str, seen: str, now: datetime):
+    """Write the mark only if the session still holds ``seen`` (the code the page showed, "" for none). One
+    conditional statement, so of two saves made from pages showing the same mark only the first is written.
+    False if the session holds another mark now."""
+    row = _row(placement_id, by, day, session, code, now)
+    if not seen:
+        statement = (
+            _insert(AttendanceMark)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=["placement_id", "day", "session"])
+            .returning(AttendanceMark.id)
+        )
+        return db.session.execute(statement).first() is not None
+    statement = (
+        sa.update(AttendanceMark)
+        .where(
+            AttendanceMark.placement_id == placement_id,
+            AttendanceMark.day == day,
+            AttendanceMark.session == session,
+            AttendanceMark.code == seen,
+        )
+        .values({key: row[key] for key in ("code", "recorded_by_id", "recorded_at", "recorded_same_day")})
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.execute(statement).rowcount == 1
+
+
+class StaleMarks(FieldErrors):
+    """Sessions someone else marked after the page was drawn. Nothing is saved (a route answers 409); each message
+    names the mark that stands."""
+
+
+def _stale_message(placement_id: int, day: date, session: str, yours: str) -> str:
+    view = _mark_view(placement_id, day, session)
+    theirs = f"{view.recorded_by} recorded {view.code} ({view.meaning}) on {london_datetime(view.recorded_at)}"
+    return (
+        f"Not saved: {theirs}, after you opened this page. Save the week to replace it with {yours}, or choose "
+        "another code"
+    )
+
+
+def _save(
+    placement_id: int,
+    by: User,
+    codes: dict[tuple[date, str], str],
+    stored: dict[tuple[date, str], str],
+    seen: dict[tuple[date, str], str],
+    now: datetime,
+) -> dict[tuple[date, str], str]:
+    """Write each code that differs from the stored one, and return those written. A session whose page said what it
+    showed (``seen``) is written only if nobody has marked it otherwise since, and one left as it was shown is not
+    written at all, so saving a week never undoes another person's correction; StaleMarks if any was marked
+    otherwise. A session without ``seen`` (a client that does not say) is simply written: the last save decides."""
+    unguarded = {key: code for key, code in codes.items() if key not in seen and stored.get(key) != code}
+    _upsert_marks(placement_id, by, unguarded, now)
+    written = dict(unguarded)
+    stale = {}
+    for (day, session), code in sorted(codes.items()):
+        was = seen.get((day, session))
+        if was is None or code in (was, stored.get((day, session))):
+            continue
+        if _write_if_unchanged(placement_id, by, day, session, code, was, now):
+            written[(day, session)] = code
+        else:
+            stale[field_name(day, session)] = _stale_message(placement_id, day, session, code)
+    if stale:
+        raise StaleMarks(stale)
+    return written
+
+
+def _mark_view(placement_id: int, day: date, session: str) -> MarkView:
+    row = db.session.execute(
+        sa.select(AttendanceMark.code, AttendanceMark.recorded_at, User.name)
+        .join(User, User.id == AttendanceMark.recorded_by_id)
+        .where(
+            AttendanceMark.placement_id == placement_id,
+            AttendanceMark.day == day,
+            AttendanceMark.session == session,
+        )
+    ).one()
+    return MarkView(row.code, CODES[row.code].meaning if row.code in CODES else row.code, row.name, row.recorded_at)
 
 
 def _mark(placement_id: int, day: date, session: str) -> AttendanceMark:
@@ -218,15 +306,27 @@ def _mark(placement_id: int, day: date, session: str) -> AttendanceMark:
     ).one()
 
 
-def record(placement_id: int, by: User, day: date, session: str, code: str, *, now: datetime) -> AttendanceMark:
-    """Record (or correct) one session's code. Raises NotFound (not visible), NotAllowed (not the provider),
-    IllegalTransition (after the placement ended) or DomainError with field "code" (the message to show)."""
+def record(
+    placement_id: int, by: User, day: date, session: str, code: str, *, now: datetime, seen: str | None = None
+) -> AttendanceMark:
+    """Record (or correct) one session's code; ``seen`` is the code the page showed ("" for none), see _save. Raises
+    NotFound (not visible), NotAllowed (not the provider), IllegalTransition (after the placement ended), StaleMarks
+    (marked otherwise since the page was drawn) or DomainError with field "code" (the message to show)."""
     placement = _placement_to_record(placement_id, by)
     stored, problem = _check(placement, day, session, code, clock.london_today(now))
     if problem:
         raise DomainError(problem, field="code")
-    _upsert_marks(placement.id, by, {(day, session): stored}, now)
-    if stored in UNEXPLAINED:
+    key = (day, session)
+    before = db.session.scalar(
+        sa.select(AttendanceMark.code).where(
+            AttendanceMark.placement_id == placement.id,
+            AttendanceMark.day == day,
+            AttendanceMark.session == session,
+        )
+    )
+    current = {key: before} if before is not None else {}
+    written = _save(placement.id, by, {key: stored}, current, {key: seen} if seen is not None else {}, now)
+    if written and stored in UNEXPLAINED:
         raise_absence_alert(placement, day, now)
     return _mark(placement.id, day, session)
 
@@ -245,15 +345,7 @@ def mark_day_present(placement_id: int, by: User, day: date, *, now: datetime) -
         _insert(AttendanceMark)
         .values(
             [
-                {
-                    "placement_id": placement.id,
-                    "day": day,
-                    "session": session,
-                    "code": attendance_codes.PRESENT_BY_SESSION[session],
-                    "recorded_by_id": by.id,
-                    "recorded_at": now,
-                    "recorded_same_day": day == clock.london_today(now),
-                }
+                _row(placement.id, by, day, session, attendance_codes.PRESENT_BY_SESSION[session], now)
                 for session in sorted(sessions)
             ]
         )
@@ -264,11 +356,18 @@ def mark_day_present(placement_id: int, by: User, day: date, *, now: datetime) -
 
 
 def save_week(
-    placement_id: int, by: User, week_start: date, codes: dict[tuple[date, str], str], *, now: datetime
+    placement_id: int,
+    by: User,
+    week_start: date,
+    codes: dict[tuple[date, str], str],
+    *,
+    now: datetime,
+    seen: dict[tuple[date, str], str] | None = None,
 ) -> int:
     """The plain form: every non-empty cell of the week is checked first (FieldErrors keyed by the cells' field
-    names; nothing is saved if any is wrong), then the cells whose code changed are saved. An empty cell leaves its
-    mark as it is. Returns how many sessions were saved."""
+    names; nothing is saved if any is wrong), then the cells whose code changed are saved, each guarded by the code
+    the page showed (``seen``, see _save: StaleMarks). An empty cell leaves its mark as it is. Returns how many
+    sessions were saved."""
     placement = _placement_to_record(placement_id, by)
     today = clock.london_today(now)
     monday = week_start_of(week_start)
@@ -296,11 +395,10 @@ def save_week(
             )
         )
     }
-    changed = {key: code for key, code in checked.items() if saved.get(key) != code}
-    _upsert_marks(placement.id, by, changed, now)
-    for day in sorted({day for (day, _), code in changed.items() if code in UNEXPLAINED}):
+    written = _save(placement.id, by, checked, saved, seen or {}, now)
+    for day in sorted({day for (day, _), code in written.items() if code in UNEXPLAINED}):
         raise_absence_alert(placement, day, now)
-    return len(changed)
+    return len(written)
 
 
 # ---- The week grid --------------------------------------------------------------------------------------------------
@@ -328,6 +426,10 @@ class Cell:
     @property
     def field(self) -> str:
         return field_name(self.day, self.session)
+
+    @property
+    def seen_name(self) -> str:
+        return seen_name(self.day, self.session)
 
     @property
     def label(self) -> str:

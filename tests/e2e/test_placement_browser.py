@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from portal.clock import london_today
-from portal.models import Role
+from portal.extensions import db
+from portal.models import AttendanceMark, Role
 from portal.services import placement_setup
 from tests.e2e.helpers import axe, sign_in
 from tests.factories import make_user
@@ -127,6 +129,22 @@ def test_a_placement_from_award_to_destination(app, live_server, browser):
         cell.select_option("O")
         expect(provider.locator("#attendance-status")).to_contain_text("Saved")
         axe(provider)
+
+        # Another window marks that session otherwise; this page still shows "O", so its next change is refused
+        # (409, swapped into the cell) and says whose mark stands. Chosen again from there, it is saved.
+        with app.app_context():
+            db.session.execute(
+                sa.update(AttendanceMark)
+                .where(AttendanceMark.day == wednesday, AttendanceMark.session == "pm")
+                .values(code="M")
+            )
+            db.session.commit()
+        cell.select_option("I")
+        expect(provider.locator("#attendance-status")).to_contain_text("Not saved")
+        expect(provider.locator(f"#code-{wednesday.isoformat()}-pm-error")).to_contain_text("recorded M (Medical")
+        axe(provider)
+        cell.select_option("O")
+        expect(provider.locator("#attendance-status")).to_contain_text("Saved")
 
         officer.goto("/notifications/")
         expect(officer.locator("main")).to_contain_text("unexplained absence")

@@ -5,7 +5,9 @@ statement count whatever the number of marks."""
 
 from __future__ import annotations
 
+import html
 import re
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,7 +15,7 @@ import sqlalchemy as sa
 
 from portal import clock
 from portal.extensions import db
-from portal.models import AttendanceAlert, AttendanceMark, PlacementStatus, Role
+from portal.models import AttendanceAlert, AttendanceMark, PlacementStatus, Role, User
 from tests.factories import make_lot, make_user
 from tests.factories_calloff import make_child
 from tests.factories_placements import PLACEMENT_START, awarded_referral, make_placement, placed
@@ -23,6 +25,7 @@ MONDAY = PLACEMENT_START  # 11 January 2027
 TUESDAY = MONDAY + timedelta(days=1)
 WEDNESDAY = MONDAY + timedelta(days=2)
 HTMX = {"HX-Request": "true"}
+SENDS = 10
 
 
 def _text(response) -> str:
@@ -287,6 +290,143 @@ def test_after_the_end_nothing_more_is_saved_409(app, setting):
     assert 'id="code-2027-01-11-pm"' in page and 'id="code-2027-01-12-am"' not in page
     assert client.post(setting["url"], data={**data, "code-2027-01-12-am": ""}).status_code == 302
     assert _marks(app, setting["placement"]) == {(MONDAY, "pm"): "\\"}
+
+
+# ---- Two people on one week ----------------------------------------------------------------------------------------
+
+
+SELECT = re.compile(r"<select\b([^>]*)>(.*?)</select>", re.S)
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def _colleague(app, setting) -> str:
+    """A second user of the placement's provider, who records on the same week."""
+    with app.app_context():
+        first = db.session.scalar(sa.select(User).where(User.email == setting["provider"]))
+        return make_user(Role.PROVIDER, provider=first.provider, name="Sam Second").email
+
+
+def _week_form(client, setting) -> dict[str, str]:
+    """The week form as a browser would send it: its hidden fields (what each cell showed among them) and each
+    select's chosen code. Disabled selects (sessions not due) are not sent."""
+    page = _text(client.get(setting["url"] + "?week=2027-01-11"))
+    form = page[page.index(f'action="{setting["url"]}?week=2027-01-11"') :]
+    form = form[: form.index("</form>")]
+    data = {name: html.unescape(value) for name, value in HIDDEN.findall(form)}
+    for opening, options in SELECT.findall(form):
+        if " disabled" in opening:
+            continue
+        name = re.search(r'name="([^"]+)"', opening).group(1)
+        chosen = re.search(r'<option value="([^"]*)" selected>', options)
+        data[name] = html.unescape(chosen.group(1)) if chosen else ""
+    return data
+
+
+def test_saving_a_week_keeps_a_colleagues_correction_made_since_it_was_opened(app, setting):
+    mine, theirs = _client(app, setting["provider"]), _client(app, _colleague(app, setting))
+    assert mine.post(setting["url"], data={**_week_form(mine, setting), "code-2027-01-11-am": "/"}).status_code == 302
+    form = _week_form(mine, setting)
+    assert form["seen-code-2027-01-11-am"] == "/" and form["code-2027-01-11-am"] == "/"
+    assert "seen-code-2027-01-13-am" not in form  # Wednesday is not due yet
+    colleague = {**_week_form(theirs, setting), "code-2027-01-11-am": "I"}
+    assert theirs.post(setting["url"], data=colleague).status_code == 302
+
+    # The first window, opened before the correction, changes Tuesday only. Monday still shows "/" there; left as
+    # it was shown, it is not written, so the correction stands.
+    response = mine.post(setting["url"], data={**form, "code-2027-01-12-am": "/"})
+    assert response.status_code == 302
+    assert _marks(app, setting["placement"]) == {(MONDAY, "am"): "I", (TUESDAY, "am"): "/"}
+    assert "1 session changed" in _text(mine.get(response.headers["Location"]))
+
+
+def test_a_session_marked_otherwise_since_the_page_was_opened_is_refused_409_with_what_was_typed(app, setting):
+    mine, theirs = _client(app, setting["provider"]), _client(app, _colleague(app, setting))
+    form = _week_form(mine, setting)
+    assert (
+        theirs.post(setting["url"], data={**_week_form(theirs, setting), "code-2027-01-11-am": "I"}).status_code == 302
+    )
+
+    typed = {**form, "code-2027-01-11-am": "O", "code-2027-01-12-am": "/"}
+    response = mine.post(setting["url"], data=typed)
+    page = _text(response)
+    assert response.status_code == 409
+    assert 'href="#code-2027-01-11-am"' in page and 'id="code-2027-01-11-am-error"' in page
+    assert "Not saved: Sam Second recorded I (Illness" in page and "Save the week to replace it with O" in page
+    monday = page.split('id="code-2027-01-11-am"')[1].split("</select>")[0]
+    assert '<option value="O" selected>' in monday  # what was typed is kept ...
+    tuesday = page.split('id="code-2027-01-12-am"')[1].split("</select>")[0]
+    assert '<option value="/" selected>' in tuesday
+    assert _marks(app, setting["placement"]) == {(MONDAY, "am"): "I"}  # ... and nothing of it saved
+
+    # Sent again from the page that said so, it replaces the colleague's mark: a choice made knowing it.
+    again = _week_form(mine, setting)
+    assert again["seen-code-2027-01-11-am"] == "I"
+    response = mine.post(setting["url"], data={**typed, "seen-code-2027-01-11-am": "I"})
+    assert response.status_code == 302
+    assert _marks(app, setting["placement"]) == {(MONDAY, "am"): "O", (TUESDAY, "am"): "/"}
+
+
+def test_a_cell_marked_otherwise_since_is_refused_409_in_the_cell_with_the_mark_that_stands(app, setting):
+    mine, theirs = _client(app, setting["provider"]), _client(app, _colleague(app, setting))
+    form = _week_form(mine, setting)
+    cell = {"day": "2027-01-11", "session": "am"}
+    answer = theirs.post(
+        setting["url"] + "/cell",
+        data={**_week_form(theirs, setting), **cell, "code-2027-01-11-am": "I"},
+        headers=HTMX,
+    )
+    assert answer.status_code == 200 and "Saved" in _text(answer)
+    assert 'name="seen-code-2027-01-11-am" value="I"' in _text(answer)  # the swapped cell says what it shows now
+
+    response = mine.post(setting["url"] + "/cell", data={**form, **cell, "code-2027-01-11-am": "O"}, headers=HTMX)
+    text = _text(response)
+    assert response.status_code == 409  # htmx swaps a 409 (the page's responseHandling)
+    assert text.lstrip().startswith('<td class="govuk-table__cell" id="cell-code-2027-01-11-am">')
+    assert "Not saved, Monday 11 January, morning: Not saved: Sam Second recorded I (Illness" in text
+    assert 'name="seen-code-2027-01-11-am" value="I"' in text and "Illness" in text
+    assert _marks(app, setting["placement"]) == {(MONDAY, "am"): "I"}
+    # The same code as the colleague's is no conflict; a send that does not say what it showed is the last word.
+    assert (
+        mine.post(setting["url"] + "/cell", data={**form, **cell, "code-2027-01-11-am": "I"}, headers=HTMX).status_code
+        == 200
+    )
+    unguarded = {"csrf_token": form["csrf_token"], **cell, "code-2027-01-11-am": "M"}
+    assert mine.post(setting["url"] + "/cell", data=unguarded, headers=HTMX).status_code == 200
+    assert _marks(app, setting["placement"]) == {(MONDAY, "am"): "M"}
+
+
+def test_ten_people_saving_one_empty_session_at_once_write_one_mark(app, setting):
+    """Ten windows showing Monday morning empty, each choosing a code and saving at the same moment (threads; on
+    PostgreSQL the losers' inserts wait on the winner's row): one mark is written, nine are told whose stands."""
+    clients = [_client(app, setting["provider"]) for _ in range(SENDS)]
+    forms = [_week_form(client, setting) for client in clients]
+    codes = ["/", "L", "I", "M", "O", "N", "C", "E", "R", "B"][:SENDS]
+    start = threading.Barrier(SENDS)
+    responses: list = [None] * SENDS
+    errors: list = []
+
+    def save(n: int) -> None:
+        try:
+            start.wait(timeout=30)
+            data = {**forms[n], "day": "2027-01-11", "session": "am", "code-2027-01-11-am": codes[n]}
+            responses[n] = clients[n].post(setting["url"] + "/cell", data=data, headers=HTMX)
+        except Exception as error:  # surfaced below: a thread's exception would otherwise vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(SENDS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [409] * (SENDS - 1), statuses
+    [stands] = _marks(app, setting["placement"]).values()
+    [winner] = [n for n, response in enumerate(responses) if response.status_code == 200]
+    assert codes[winner] == stands
+    for response in responses:
+        if response.status_code == 409:
+            assert f"recorded {stands} (" in _text(response)
 
 
 # ---- A day present ----------------------------------------------------------------------------------------------------

@@ -128,14 +128,16 @@ def attendance(placement_id: int):
     if not placements.may_record(placement, current_user):
         abort(403)
     days = [week_start + timedelta(days=n) for n in range(5)]
-    codes = {}
+    codes, seen = {}, {}
     for day in days:
         for session in service.SESSIONS:
             name = service.field_name(day, session)
             if name in request.form:
                 codes[(day, session)] = request.form[name]
+            if service.seen_name(day, session) in request.form:
+                seen[(day, session)] = request.form[service.seen_name(day, session)]
     try:
-        count = service.save_week(placement.id, current_user, week_start, codes, now=clock.now())
+        count = service.save_week(placement.id, current_user, week_start, codes, now=clock.now(), seen=seen)
     except NotAllowed:
         abort(403)
     except IllegalTransition as error:
@@ -143,7 +145,9 @@ def attendance(placement_id: int):
     except FieldErrors as error:
         db.session.rollback()
         typed = {service.field_name(day, session): code for (day, session), code in codes.items()}
-        return _page(_placement_or_404(placement_id), week_start, errors=error.errors, typed=typed)
+        # Marked otherwise since the page was drawn: 409, with what was typed and the marks that stand now.
+        status = 409 if isinstance(error, service.StaleMarks) else 200
+        return _page(_placement_or_404(placement_id), week_start, status=status, errors=error.errors, typed=typed)
     db.session.commit()
     caption = f"the week beginning {long_date(week_start)}"
     flash(
@@ -170,19 +174,22 @@ def attendance_cell(placement_id: int):
     name = service.field_name(day, session)
     code = request.form.get(name, request.form.get("code", ""))
     week_start = service.week_start_of(day)
+    seen = request.form.get(service.seen_name(day, session))
     try:
-        service.record(placement.id, current_user, day, session, code, now=clock.now())
+        service.record(placement.id, current_user, day, session, code, now=clock.now(), seen=seen)
     except NotAllowed:
         abort(403)
     except DomainError as error:
         db.session.rollback()
         placement = _placement_or_404(placement_id)
+        # Marked otherwise since the page was drawn: 409 (which htmx swaps), with the mark that stands now.
+        status = 409 if isinstance(error, service.StaleMarks) else 200
         if not htmx:
             if isinstance(error, IllegalTransition):
                 return _refused(placement_id, week_start, error)
-            return _page(placement, week_start, errors={name: error.message}, typed={name: code})
-        # htmx swaps only 2xx answers: the error is shown in the cell, nothing was saved.
-        return _cell(placement, day, session, errors={name: error.message}, typed={name: code})
+            return _page(placement, week_start, status=status, errors={name: error.message}, typed={name: code})
+        # htmx swaps only 2xx answers and 409: the error is shown in the cell, nothing was saved.
+        return _cell(placement, day, session, status=status, errors={name: error.message}, typed={name: code})
     db.session.commit()
     if not htmx:
         flash(f"Attendance saved for {service.session_label(day, session)}.", "success")
@@ -190,13 +197,13 @@ def attendance_cell(placement_id: int):
     return _cell(placement, day, session, saved=name)
 
 
-def _cell(placement: Placement, day: date, session: str, **extra):
+def _cell(placement: Placement, day: date, session: str, *, status: int = 200, **extra):
     context = _context(placement, day, **extra)
     return (
         render_template(
             "placements/partials/attendance_cell.html", oob=True, cell=context["grid"].cell(day, session), **context
         ),
-        200,
+        status,
         VARY,
     )
 
