@@ -127,7 +127,7 @@ outbox_cli = AppGroup("outbox", help="Send the mail waiting in the outbox.")
 @click.option("--interval", default=10, show_default=True, type=click.IntRange(min=1), help="Seconds between passes.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1), help="Most messages a pass sends.")
 def outbox_send_command(watch: bool, interval: int, limit: int) -> None:
-    """Send the messages that are due; print "sent N, failed M, waiting K"."""
+    """Send the messages that are due; print "sent N, failed M, given up G, waiting K"."""
     import logging
     import time
 
@@ -140,7 +140,7 @@ def outbox_send_command(watch: bool, interval: int, limit: int) -> None:
         logger.setLevel(logging.INFO)  # MAIL_TO_LOG writes the mail at INFO
     if not watch:
         report = outbox.send_due(current_app.config, limit=limit)
-        click.echo(f"sent {report.sent}, failed {report.failed}, waiting {report.waiting}")
+        click.echo(_outbox_summary(report))
         return
     where = "to the log" if current_app.config["MAIL_TO_LOG"] else "by SMTP"
     every = "second" if interval == 1 else f"{interval} seconds"
@@ -154,11 +154,16 @@ def outbox_send_command(watch: bool, interval: int, limit: int) -> None:
                 click.echo(f"Error: the database could not be read ({type(error).__name__}); trying again", err=True)
             else:
                 if report.sent or report.failed:
-                    click.echo(f"sent {report.sent}, failed {report.failed}, waiting {report.waiting}")
+                    click.echo(_outbox_summary(report))
             db.session.remove()
             time.sleep(interval)
     except KeyboardInterrupt:
         click.echo("Stopped sending mail.")
+
+
+def _outbox_summary(report) -> str:
+    """One run in a line; "failed" counts every failed try, "given up" those of them that will not be tried again."""
+    return f"sent {report.sent}, failed {report.failed}, given up {report.given_up}, waiting {report.waiting}"
 
 
 compliance_cli = AppGroup("compliance", help="Keep providers' compliance documents current.")

@@ -31,15 +31,23 @@ class Received:
 
 @dataclass
 class Collector:
-    """The aiosmtpd handler: keeps what it receives; refuses recipients listed in ``refuse``."""
+    """The aiosmtpd handler: keeps what it receives; refuses recipients listed in ``refuse`` for good (550), and
+    answers a recipient in ``answers`` with its reply there (e.g. "450 4.2.1 ..." to refuse it for now). ``asked``
+    lists every recipient a client named, in order, refused or not."""
 
     received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    answers: dict[str, str] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            self.asked.append(address)
         if address in self.refuse:
             return "550 5.1.1 No such mailbox here"
+        if address in self.answers:
+            return self.answers[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

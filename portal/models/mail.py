@@ -14,7 +14,9 @@ class OutboxMessage(Base):
     """An email written in the same transaction as the change that caused it, sent later by `flask outbox send`."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (sa.Index("ix_outbox_messages_due", "sent_at", "next_attempt_at"),)
+    # Serves the worker's due messages and the count of waiting ones (sent_at and failed_at both null), and the
+    # manager's undelivered mail (sent_at null, failed_at set, newest first).
+    __table_args__ = (sa.Index("ix_outbox_messages_due", "sent_at", "failed_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to_address: Mapped[str] = mapped_column(sa.String(254))
@@ -27,6 +29,9 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.Text, info={"max_length": 300})
+    # Given up: the server refused it for good, or it was still unsent 3 days after it was written. Never tried
+    # again unless a manager asks (portal.services.outbox.try_again).
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Notification(Base):

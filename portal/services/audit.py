@@ -44,6 +44,8 @@ class Events:
     USER_DEACTIVATED = "user deactivated"
     USER_REACTIVATED = "user reactivated"
     ACCESS_REFUSED = "access refused"
+    # A manager asked for an email the outbox had given up to be sent again (portal.services.outbox.try_again).
+    EMAIL_TRIED_AGAIN = "undelivered email tried again"
     # Joining the DPS.
     PROVIDER_REGISTERED = "provider registered"
     # Someone tried to register with an address that has an account: nothing is made, the page looks the same.

@@ -10,6 +10,11 @@ Delivery is at least once: a worker that dies after the SMTP server accepted a m
 When the SMTP server cannot be reached (or refuses the connection, STARTTLS or the login), the failure is recorded
 against the message being sent and the run stops: the other messages are left as they were, for the next run.
 An error about one message (a refused recipient, say) counts against that message only and the run goes on.
+
+A message fails for good (``failed_at``, never tried again by the worker) when the server's answer about it is
+permanent (5xx: an unknown recipient, say) or it cannot be written as an email, and when a try fails once
+GIVE_UP_AFTER has passed since it was written. The managers see those messages (``undelivered``), and one may ask
+for a message to be tried again (``try_again``).
 """
 
 from __future__ import annotations
@@ -24,25 +29,35 @@ from email.utils import format_datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import load_only
 
 from portal.extensions import db
-from portal.models import OutboxMessage
+from portal.formatting import london_datetime
+from portal.models import OutboxMessage, User
 from portal.models.base import utcnow
+from portal.pagination import Page, paginate
+from portal.services import audit
+from portal.services.audit import Events
+from portal.services.errors import IllegalTransition, NotFound
 
 # How long a worker owns a message it has claimed; a crashed worker's claim runs out after this.
 CLAIM_FOR = timedelta(minutes=5)
 # Retry after 1, 2, 4, 8 ... minutes, never more than an hour.
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(minutes=60)
+# A message still unsent this long after it was written is given up at its next failed try.
+GIVE_UP_AFTER = timedelta(days=3)
 SMTP_TIMEOUT_SECONDS = 30
 MAX_ERROR_LENGTH = 300
+PER_PAGE = 25
 
 
 @dataclass
 class SendReport:
     sent: int = 0
-    failed: int = 0
-    waiting: int = 0  # messages still unsent after the run (failed ones included)
+    failed: int = 0  # tries that failed in this run (those given up included)
+    given_up: int = 0  # of those, the messages failed for good: never tried again unless a manager asks
+    waiting: int = 0  # messages still unsent after the run and still to be tried (given up ones not included)
     stopped_early: bool = False  # the SMTP server could not be reached; the run ended at the first failure
 
 
@@ -75,7 +90,7 @@ def due_message_ids(now: datetime, limit: int) -> list[int]:
 
 def _is_due(now: datetime):
     return sa.and_(
-        OutboxMessage.sent_at.is_(None),
+        _is_waiting(),
         OutboxMessage.next_attempt_at <= now,
         sa.or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
     )
@@ -104,20 +119,52 @@ def _mark_sent(message_id: int, now: datetime) -> None:
     db.session.commit()
 
 
-def _mark_failed(message_id: int, now: datetime, error_text: str) -> None:
+def _is_waiting():
+    """Unsent and still to be tried (the first two columns of ix_outbox_messages_due)."""
+    return sa.and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+
+
+def _is_undelivered():
+    """Given up (a failed message is never sent, so this too is one range of ix_outbox_messages_due)."""
+    return sa.and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_not(None))
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Whether a failure to send a message means it can never be sent: the server answered about this message with a
+    5xx code (every refused recipient's, for a refusal of recipients), or the message cannot be written as an email
+    (ValueError: a header it cannot carry), which no later try changes. A 4xx answer, a broken connection or a
+    timeout is temporary."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(_is_5xx(code) for code in codes)
+    if isinstance(error, (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)):
+        return _is_5xx(error.smtp_code)
+    return isinstance(error, ValueError)
+
+
+def _is_5xx(code) -> bool:
+    return isinstance(code, int) and 500 <= code <= 599
+
+
+def _mark_failed(message_id: int, now: datetime, error_text: str, *, permanent: bool) -> bool:
+    """Record a failed try. Returns True when the message is given up: the failure is permanent, or GIVE_UP_AFTER
+    has passed since the message was written; otherwise it is tried again after retry_delay."""
     message = db.session.get(OutboxMessage, message_id)
     attempts = message.attempts + 1
     message.attempts = attempts
     message.last_error = error_text
     message.next_attempt_at = now + retry_delay(attempts)
     message.claimed_until = None
+    given_up = permanent or now - message.created_at >= GIVE_UP_AFTER
+    if given_up:
+        message.failed_at = now
     db.session.commit()
+    return given_up
 
 
 def pending_count() -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-    )
+    """Messages still to be sent: unsent and not given up."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(_is_waiting()))
 
 
 def build_email(message: OutboxMessage, config: Mapping) -> EmailMessage:
@@ -155,7 +202,11 @@ class _Connection:
         try:
             self.smtp.send_message(email)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
-            raise  # the server answered about this message; the connection is still good
+            # The server answered about this message; the connection is still good, unless the answer was 421
+            # (closing), after which smtplib has closed it: the next message opens a new one.
+            if self.smtp.sock is None:
+                self.smtp = None
+            raise
         except (smtplib.SMTPException, OSError):
             self.close()  # broken or in an unknown state: the next message opens a new one
             raise
@@ -215,11 +266,11 @@ def send_due(config: Mapping, now: datetime | None = None, limit: int = 100) -> 
                 else:
                     connection.send(email)
             except _Unreachable as unreachable:
-                _record_failure(message_id, clock(), unreachable.error, config, report)
+                _record_failure(message_id, clock(), unreachable.error, config, report, permanent=False)
                 report.stopped_early = True
                 break
             except (smtplib.SMTPException, OSError, ValueError) as error:  # ValueError: a header email cannot carry
-                _record_failure(message_id, clock(), error, config, report)
+                _record_failure(message_id, clock(), error, config, report, permanent=is_permanent(error))
                 continue
             _mark_sent(message_id, clock())
             report.sent += 1
@@ -230,9 +281,87 @@ def send_due(config: Mapping, now: datetime | None = None, limit: int = 100) -> 
     return report
 
 
-def _record_failure(message_id: int, now: datetime, error: BaseException, config: Mapping, report: SendReport) -> None:
+def _record_failure(
+    message_id: int, now: datetime, error: BaseException, config: Mapping, report: SendReport, *, permanent: bool
+) -> None:
     text = _error_text(error, config)
     db.session.rollback()
-    _mark_failed(message_id, now, text)
+    given_up = _mark_failed(message_id, now, text, permanent=permanent)
     report.failed += 1
-    current_app.logger.warning("Email %s not sent (will retry): %s", message_id, text)
+    if given_up:
+        report.given_up += 1
+        current_app.logger.error("Email %s not sent, given up (see the undelivered mail page): %s", message_id, text)
+    else:
+        current_app.logger.warning("Email %s not sent (will retry): %s", message_id, text)
+
+
+# --- Mail that could not be delivered (the managers' undelivered mail page) ---------------------------------------
+
+
+def undelivered_count() -> int:
+    """How many messages were given up (one COUNT over an index range, for the banner on the manager's home)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(_is_undelivered()))
+
+
+def undelivered(page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """The given-up messages, the latest given up first, a page at a time: a COUNT and one SELECT. The body is never
+    read (it may name a child): reading it from a listed message raises instead of loading it."""
+    statement = (
+        sa.select(OutboxMessage)
+        .options(
+            load_only(
+                OutboxMessage.id,
+                OutboxMessage.to_address,
+                OutboxMessage.subject,
+                OutboxMessage.created_at,
+                OutboxMessage.attempts,
+                OutboxMessage.last_error,
+                OutboxMessage.failed_at,
+                raiseload=True,
+            )
+        )
+        .where(_is_undelivered())
+        .order_by(OutboxMessage.failed_at.desc(), OutboxMessage.id.desc())
+    )
+    return paginate(statement, page=page, per_page=per_page)
+
+
+def try_again(by: User, message_id: int, *, now: datetime, ip: str | None) -> OutboxMessage:
+    """A manager asks for a given-up message to be sent again: it is due at once, its attempts start again at 0, and
+    the next run of the worker sends it (a permanent refusal, or any failed try once GIVE_UP_AFTER has passed since
+    it was written, gives it up again). Audited; the route commits. Of two managers asking at once, one changes it (a
+    conditional UPDATE); the other is told it is no longer given up (IllegalTransition), as is anyone asking about
+    a message that was sent or is waiting."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound("No email has that number")
+    attempts, error = message.attempts, message.last_error
+    changed = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, _is_undelivered())
+        .values(failed_at=None, next_attempt_at=now, attempts=0, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:
+        db.session.rollback()
+        message = db.session.get(OutboxMessage, message_id)
+        if message is None:
+            raise NotFound("No email has that number")
+        if message.sent_at is not None:
+            raise IllegalTransition(
+                f"The email to {message.to_address} was sent on {london_datetime(message.sent_at)}: "
+                "there is nothing to try again."
+            )
+        raise IllegalTransition(
+            f"The email to {message.to_address} has been tried again already: it is waiting to be sent."
+        )
+    audit.record(
+        Events.EMAIL_TRIED_AGAIN,
+        actor=by,
+        ip=ip,
+        subject=message,
+        to=message.to_address,
+        attempts=attempts,
+        error=error,
+    )
+    return message

@@ -8,7 +8,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from portal.errors import CSRF_PAGE, ERROR_PAGES
+from portal.extensions import db
 from portal.models import Role
+from portal.services import mail, outbox
 from tests.e2e.helpers import axe, page_url, sign_in, submit_sign_in
 from tests.helpers import DEFAULT_PASSWORD
 
@@ -41,6 +43,27 @@ def test_accessibility_statement(page):
 @pytest.mark.parametrize("role", list(Role), ids=lambda role: role.value)
 def test_home_page(page, user_factory, role):
     sign_in(page, user_factory(role))
+    axe(page)
+
+
+def test_undelivered_mail_page_and_the_banner_on_the_manager_home(page, app, user_factory, smtp_server):
+    smtp_server.handler.refuse.add("gone@school.example")
+    with app.app_context():
+        mail.queue_email("gone@school.example", "Attendance alert", "Not shown on the page")
+        db.session.commit()
+        assert outbox.send_due(smtp_server.mail_config(app)).given_up == 1
+    sign_in(page, user_factory(Role.MANAGER))
+    banner = page.locator("#undelivered-mail-warning")
+    expect(banner).to_contain_text("1 email could not be delivered")
+    axe(page)
+
+    banner.get_by_role("link", name="1 email could not be delivered").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Undelivered emails")
+    expect(page.get_by_role("table")).to_contain_text("gone@school.example")
+    axe(page)
+
+    page.get_by_role("button", name=re.compile(r"^Try again the email to gone@school\.example")).click()
+    expect(page.locator(".govuk-notification-banner--success")).to_contain_text("will be sent again")
     axe(page)
 
 

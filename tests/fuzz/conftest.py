@@ -64,7 +64,7 @@ def states_world(demo_world):
     erasure a second manager proposed, a deactivated user, an invitation waiting, a draft version of the SLA terms, a
     referral whose offers are all scored, an awarded referral without its placement, a complete draft referral, a
     second site on the demo's draft application (which offers provision on site), a successor arrangement for provider
-    1 to re-confirm, and an officer who chose two-factor."""
+    1 to re-confirm, an email the outbox gave up, and an officer who chose two-factor."""
     app = demo_world
     with app.app_context():
         made = States(app, two_factor_officer=states.officer_with_two_factor())
@@ -82,5 +82,6 @@ def states_world(demo_world):
             "draft site": states.draft_with_on_site_provision(),
             "successor": states.successor(),
             "active placement": states.active_placement(),
+            "undelivered email": states.undelivered_email(),
         }
     return made

@@ -29,6 +29,7 @@ from portal.models import (
     LotOutcome,
     LotQuestion,
     Offer,
+    OutboxMessage,
     Placement,
     PlacementStatus,
     Provider,
@@ -219,6 +220,25 @@ def draft_terms() -> int:
     template = sla_terms.new_version(_user(MANAGER), now=clock.now())
     db.session.commit()
     return template.id
+
+
+def undelivered_email() -> int:
+    """An email the outbox gave up: refused for good by the mail server at its first try (the row as the worker
+    leaves it; no service makes one without an SMTP server)."""
+    now = clock.now()
+    message = OutboxMessage(
+        to_address=f"gone{next(_numbers)}@school.example",
+        subject="A concern was raised",
+        body="Not shown on the undelivered mail page.",
+        created_at=now - timedelta(minutes=5),
+        next_attempt_at=now + timedelta(minutes=1),
+        attempts=1,
+        last_error="SMTPRecipientsRefused: {'gone@school.example': (550, b'5.1.1 No such mailbox here')}",
+        failed_at=now,
+    )
+    db.session.add(message)
+    db.session.commit()
+    return message.id
 
 
 # ---- Retention ------------------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ NOT_REACHED_SIGNED_IN = {
     "to the sites page",
     "provider.remove_site": f"{IN_STATES}: on the sites page",
     "provider.reconfirm": f"{IN_STATES}: no successor arrangement in the demo",
+    "manager.try_again_mail": f"{IN_STATES}: no email given up in the demo (no mail is sent in it)",
 }
 
 

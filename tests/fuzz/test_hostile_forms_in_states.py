@@ -119,6 +119,7 @@ def test_forms_in_states_survive_hostile_input(states_world):
 
     sites_page = _sites_page(app, provider_8)
     remove_site = page("provider.remove_site", "site_id")
+    try_again = page("manager.try_again_mail", "message_id")
     # (who, client, endpoint, the page that shows the form, the form's address if the page has several, renew)
     targets = [
         ("officer with two-factor", two_factor_officer, "account.turn_off_two_factor",
@@ -165,6 +166,10 @@ def test_forms_in_states_survive_hostile_input(states_world):
         ("provider 8", provider_8, "provider.remove_site", sites_page, remove_site(ids["draft site"]),
          _renewing(app, provider_8, states.draft_with_on_site_provision, lambda _site: sites_page,
                    "provider.remove_site", action_of=remove_site)),
+        ("manager", manager, "manager.try_again_mail", _path(app, "manager.undelivered_mail"),
+         try_again(ids["undelivered email"]),
+         _renewing(app, manager, states.undelivered_email, lambda _email: _path(app, "manager.undelivered_mail"),
+                   "manager.try_again_mail", action_of=try_again)),
         ("provider 1", provider_1, "provider.reconfirm", _path(app, "provider.reconfirmation"), None,
          _renewing(app, provider_1, next_successor, lambda _arrangement: _path(app, "provider.reconfirmation"),
                    "provider.reconfirm")),

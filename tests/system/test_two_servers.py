@@ -145,7 +145,7 @@ def slow_smtp_server():
 
 
 MESSAGE_ID = re.compile(r"<outbox-(\d+)\.")
-REPORT = re.compile(r"^sent (\d+), failed (\d+), waiting (\d+)$", re.MULTILINE)
+REPORT = re.compile(r"^sent (\d+), failed (\d+), given up (\d+), waiting (\d+)$", re.MULTILINE)
 
 
 def test_two_outbox_workers_at_once_send_each_message_exactly_once(shared_env, scratch_app, slow_smtp_server):

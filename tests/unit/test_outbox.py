@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 import threading
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -221,7 +222,8 @@ def test_a_refused_recipient_fails_that_message_only_and_the_run_goes_on(app, fe
     assert [r.rcpt_tos for r in smtp_server.received] == [["person1@example.org"]]
     row = fetch(OutboxMessage, refused)
     assert row.attempts == 1 and "SMTPRecipientsRefused" in row.last_error and row.sent_at is None
-    assert fetch(OutboxMessage, delivered).sent_at is not None
+    delivered_row = fetch(OutboxMessage, delivered)
+    assert delivered_row.sent_at is not None and delivered_row.failed_at is None
 
 
 def test_a_message_with_a_header_email_cannot_carry_fails_without_stopping_the_run(app, fetch, smtp_server):
@@ -233,8 +235,9 @@ def test_a_message_with_a_header_email_cannot_carry_fails_without_stopping_the_r
 
     report = send(app, smtp_server.mail_config(app))
 
-    assert (report.sent, report.failed) == (1, 1)
-    assert "ValueError" in fetch(OutboxMessage, bad_id).last_error
+    assert (report.sent, report.failed, report.given_up) == (1, 1, 1)  # no later try could write it either
+    bad_row = fetch(OutboxMessage, bad_id)
+    assert "ValueError" in bad_row.last_error and bad_row.failed_at is not None
     assert all("victim@example.org" not in r.rcpt_tos for r in smtp_server.received)
 
 
@@ -274,3 +277,125 @@ def test_use_tls_never_falls_back_to_plain_text(app, fetch, smtp_server):
 @pytest.mark.parametrize("attempts", [0, -1])
 def test_no_wait_before_a_first_attempt(attempts):
     assert outbox.retry_delay(attempts) == timedelta(0)
+
+
+# ---- Giving up: a permanent refusal at once, a temporary failure once 3 days have passed ------------------------
+
+
+def test_a_permanent_refusal_gives_the_message_up_at_once_and_no_later_run_tries_it(app, fetch, smtp_server):
+    smtp_server.handler.refuse.add("nobody@example.org")
+    [refused] = queue(app, to="nobody@example.org")
+    config = smtp_server.mail_config(app)
+    now = utcnow()
+
+    report = send(app, config, now=now)
+
+    assert (report.sent, report.failed, report.given_up, report.waiting) == (0, 1, 1, 0)
+    row = fetch(OutboxMessage, refused)
+    assert row.failed_at == now and row.sent_at is None and row.claimed_until is None
+    assert row.attempts == 1 and "550" in row.last_error and "No such mailbox here" in row.last_error
+
+    smtp_server.handler.refuse.clear()  # even a server that would now accept it is not asked again
+    for later in (timedelta(minutes=2), timedelta(hours=2), timedelta(days=4)):
+        report = send(app, config, now=now + later)
+        assert (report.sent, report.failed, report.given_up, report.waiting) == (0, 0, 0, 0)
+    assert smtp_server.handler.asked == ["nobody@example.org"]  # asked about once, at the first run
+    assert smtp_server.received == []
+    row = fetch(OutboxMessage, refused)
+    assert (row.attempts, row.failed_at) == (1, now)
+
+
+def test_a_temporary_refusal_is_retried_and_given_up_at_the_first_failure_3_days_after_it_was_written(
+    app, fetch, smtp_server
+):
+    smtp_server.handler.answers["busy@example.org"] = "450 4.2.1 Mailbox busy, try again later"
+    [message_id] = queue(app, to="busy@example.org")
+    config = smtp_server.mail_config(app)
+    row = fetch(OutboxMessage, message_id)
+    written, first = row.created_at, row.next_attempt_at
+
+    report = send(app, config, now=first)
+    assert (report.sent, report.failed, report.given_up, report.waiting) == (0, 1, 0, 1)
+    row = fetch(OutboxMessage, message_id)
+    assert row.failed_at is None and "450" in row.last_error
+    assert row.next_attempt_at == first + timedelta(minutes=1)
+
+    # Still trying a minute before the 3 days are up.
+    almost = written + outbox.GIVE_UP_AFTER - timedelta(minutes=1)
+    report = send(app, config, now=almost)
+    assert (report.failed, report.given_up, report.waiting) == (1, 0, 1)
+    assert fetch(OutboxMessage, message_id).failed_at is None
+
+    # Due again 2 minutes later (its second failure), when 3 days have passed: that failure gives it up.
+    assert send(app, config, now=almost + timedelta(minutes=1)).failed == 0  # not due yet
+    due = fetch(OutboxMessage, message_id).next_attempt_at
+    assert due == almost + timedelta(minutes=2) and due - written > outbox.GIVE_UP_AFTER
+    report = send(app, config, now=due)
+    assert (report.sent, report.failed, report.given_up, report.waiting) == (0, 1, 1, 0)
+    row = fetch(OutboxMessage, message_id)
+    assert row.failed_at == due and row.attempts == 3
+
+    del smtp_server.handler.answers["busy@example.org"]
+    assert send(app, config, now=due + timedelta(hours=2)).sent == 0
+    assert smtp_server.handler.asked == ["busy@example.org"] * 3
+
+
+def test_an_unreachable_server_gives_up_a_message_3_days_old_at_its_next_try(app, fetch):
+    [message_id] = queue(app)
+    written = fetch(OutboxMessage, message_id).created_at
+
+    report = send(app, down_config(app), now=written + outbox.GIVE_UP_AFTER)
+
+    assert (report.failed, report.given_up, report.waiting, report.stopped_early) == (1, 1, 0, True)
+    assert "ConnectionRefusedError" in fetch(OutboxMessage, message_id).last_error
+
+
+def test_a_given_up_message_is_neither_due_nor_claimed(app, fetch, smtp_server):
+    smtp_server.handler.refuse.add("nobody@example.org")
+    [refused] = queue(app, to="nobody@example.org")
+    now = utcnow()
+    assert send(app, smtp_server.mail_config(app), now=now).given_up == 1
+    [waiting] = queue(app)  # written after the run: unsent, due
+
+    later = now + timedelta(days=1)
+    with app.app_context():
+        assert outbox.due_message_ids(later, 100) == [waiting]
+        assert outbox.claim(refused, later) is False
+        assert outbox.pending_count() == 1
+        assert outbox.undelivered_count() == 1
+    row = fetch(OutboxMessage, refused)
+    assert row.claimed_until is None and row.failed_at == now
+
+
+def test_a_421_answer_closes_the_connection_and_the_next_message_goes_on_a_new_one(app, fetch, smtp_server):
+    smtp_server.handler.answers["person0@example.org"] = "421 4.3.2 Service shutting down"
+    closing, delivered = queue(app, 2)
+
+    report = send(app, smtp_server.mail_config(app))
+
+    assert (report.sent, report.failed, report.given_up) == (1, 1, 0)  # 421 is temporary
+    assert fetch(OutboxMessage, closing).failed_at is None and "421" in fetch(OutboxMessage, closing).last_error
+    assert fetch(OutboxMessage, delivered).sent_at is not None
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent"),
+    [
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"5.1.1 unknown")}), True),
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (553, b"5.1.3 bad"), "b@example.org": (554, b"no")}), True),
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"unknown"), "b@example.org": (450, b"busy")}), False),
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (450, b"4.2.1 busy")}), False),
+        (smtplib.SMTPRecipientsRefused({}), False),
+        (smtplib.SMTPSenderRefused(553, b"5.7.1 sender refused", "ap@example.org"), True),
+        (smtplib.SMTPSenderRefused(451, b"4.3.0 try later", "ap@example.org"), False),
+        (smtplib.SMTPDataError(554, b"5.6.0 message refused"), True),
+        (smtplib.SMTPDataError(452, b"4.3.1 out of space"), False),
+        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), False),
+        (smtplib.SMTPAuthenticationError(535, b"5.7.8 bad credentials"), False),  # about the login, not the message
+        (TimeoutError("timed out"), False),
+        (ConnectionRefusedError(111, "Connection refused"), False),
+        (ValueError("Header values may not contain linefeed or carriage return characters"), True),
+    ],
+)
+def test_only_a_5xx_answer_about_the_message_or_an_unwritable_message_is_permanent(error, permanent):
+    assert outbox.is_permanent(error) is permanent

@@ -115,6 +115,10 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "manager.resend_invitation": frozenset({MANAGER}),
     "manager.audit": frozenset({MANAGER}),
     "manager.audit_csv": frozenset({MANAGER}),
+    # The emails the outbox gave up, and trying one again: the manager only (the officers' and providers' emails
+    # are listed, with their addresses and subjects).
+    "manager.undelivered_mail": frozenset({MANAGER}),
+    "manager.try_again_mail": frozenset({MANAGER}),
     "manager.oversight": frozenset({MANAGER}),
     "manager.oversight_csv": frozenset({MANAGER}),
     # OCDS award notices of a quarter's call-off awards: the manager only.

@@ -55,9 +55,9 @@ def test_one_pass_sends_what_is_due_and_says_so(app, runner, smtp_server, mail_s
     result = runner.invoke(args=["outbox", "send"])
 
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "sent 2, failed 0, waiting 0"
+    assert result.output.strip() == "sent 2, failed 0, given up 0, waiting 0"
     assert sorted(r.message["Subject"] for r in smtp_server.received) == ["Subject 0", "Subject 1"]
-    assert runner.invoke(args=["outbox", "send"]).output.strip() == "sent 0, failed 0, waiting 0"
+    assert runner.invoke(args=["outbox", "send"]).output.strip() == "sent 0, failed 0, given up 0, waiting 0"
     assert len(smtp_server.received) == 2
 
 
@@ -68,14 +68,32 @@ def test_one_pass_with_the_server_down_records_the_failure_and_keeps_the_mail(ap
     result = runner.invoke(args=["outbox", "send"])
 
     assert result.exit_code == 0, result.output  # recorded and retried later: not an error for cron to mail about
-    assert "sent 0, failed 1, waiting 2" in result.output
+    assert "sent 0, failed 1, given up 0, waiting 2" in result.output
     assert unsent(app) == 2
+
+
+def test_one_pass_says_how_many_it_gave_up(app, runner, smtp_server, mail_settings):
+    """A refusal for good (550) gives the message up: counted as failed and given up, and no longer waiting."""
+    mail_settings(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, MAIL_TO_LOG=False)
+    smtp_server.handler.refuse.add("person0@example.org")
+    smtp_server.handler.answers["person1@example.org"] = "451 4.3.0 Try again later"
+    queue(app, 3)
+
+    result = runner.invoke(args=["outbox", "send"])
+
+    assert result.exit_code == 0, result.output
+    # The log lines (the given-up one at ERROR) come first.
+    assert result.output.splitlines()[-1] == "sent 1, failed 2, given up 1, waiting 1"
+    assert "not sent, given up" in result.output
+    assert unsent(app) == 2
+    assert runner.invoke(args=["outbox", "send"]).output.strip() == "sent 0, failed 0, given up 0, waiting 1"
 
 
 def test_limit_caps_a_pass(app, runner, smtp_server, mail_settings):
     mail_settings(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, MAIL_TO_LOG=False)
     queue(app, 3)
-    assert runner.invoke(args=["outbox", "send", "--limit", "2"]).output.strip() == "sent 2, failed 0, waiting 1"
+    result = runner.invoke(args=["outbox", "send", "--limit", "2"])
+    assert result.output.strip() == "sent 2, failed 0, given up 0, waiting 1"
 
 
 def test_mail_to_log_prints_the_message_in_the_log(app, runner, smtp_server, mail_settings, caplog):
@@ -84,7 +102,7 @@ def test_mail_to_log_prints_the_message_in_the_log(app, runner, smtp_server, mai
 
     result = runner.invoke(args=["outbox", "send"])
 
-    assert result.exit_code == 0 and "sent 1, failed 0, waiting 0" in result.output
+    assert result.exit_code == 0 and "sent 1, failed 0, given up 0, waiting 0" in result.output
     assert smtp_server.received == []
     # The command turns the app logger up to INFO itself (make run's worker shows invitation links this way).
     assert any("To: person0@example.org" in r.getMessage() and r.levelname == "INFO" for r in caplog.records)
@@ -127,5 +145,5 @@ def test_watch_keeps_sending_until_interrupted(app, database_url, smtp_server):
     output = "".join(lines)
     assert worker.returncode == 0, output
     assert "Sending mail from the outbox by SMTP every second" in output
-    assert "sent 1, failed 0, waiting 0" in output
+    assert "sent 1, failed 0, given up 0, waiting 0" in output
     assert output.rstrip().endswith("Stopped sending mail.")

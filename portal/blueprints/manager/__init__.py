@@ -13,8 +13,13 @@ bp = Blueprint("manager", __name__, url_prefix="/manager")
 def home():
     from portal import clock
     from portal.services import arrangements as arrangement_service
+    from portal.services import outbox
 
-    return render_template("manager/home.html", end_warning=arrangement_service.current_end_warning(clock.now()))
+    return render_template(
+        "manager/home.html",
+        end_warning=arrangement_service.current_end_warning(clock.now()),
+        undelivered_mail=outbox.undelivered_count(),
+    )
 
 
 from portal.blueprints.manager import (
@@ -26,6 +31,7 @@ from portal.blueprints.manager import (
     exports,  # noqa: E402,F401  (registers its routes on bp)
     exports_more,  # noqa: E402,F401  (registers its routes on bp)
     lots,  # noqa: E402,F401  (registers its routes on bp)
+    mail,  # noqa: E402,F401  (registers its routes on bp)
     off_dps,  # noqa: E402,F401  (registers its routes on bp)
     oversight,  # noqa: E402,F401  (registers its routes on bp)
     placements,  # noqa: E402,F401  (registers its routes on bp)
