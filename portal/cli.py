@@ -13,6 +13,7 @@ from portal import submissions
 from portal.backup_cli import backup_cli
 from portal.extensions import db
 from portal.models import Role
+from portal.secrets_cli import secrets_cli
 from portal.services import accounts, demo
 from portal.services.errors import DomainError
 
@@ -244,3 +245,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(attendance_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(backup_cli)
+    app.cli.add_command(secrets_cli)

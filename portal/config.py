@@ -9,12 +9,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from portal.encryption import parse_keys
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 # Keys that must never sign a production session: the development default and obvious stand-ins.
 _WEAK_SECRET_KEYS = {"", "dev", "development", "change-me", "changeme", "secret", "insecure-development-key"}
 DEVELOPMENT_SECRET_KEY = "insecure-development-key"
 MIN_SECRET_KEY_LENGTH = 32
+# The data key of development and test databases only (portal.encryption): it is in the source, so production
+# refuses it.
+DEVELOPMENT_DATA_ENCRYPTION_KEY = "j_aY0ymSsjbl68txxYpy34IkX_X7up1gCykuyoMRWUY="
+NEW_KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
 class ConfigError(Exception):
@@ -25,6 +31,26 @@ def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _data_encryption_keys(text: str, is_production: bool) -> list[str]:
+    if not text.strip():
+        if is_production:
+            raise ConfigError(
+                "DATA_ENCRYPTION_KEY must be set in production: it encrypts the two-factor keys in the database "
+                f"(make one with: {NEW_KEY_COMMAND})"
+            )
+        text = DEVELOPMENT_DATA_ENCRYPTION_KEY
+    try:
+        keys = parse_keys(text)
+    except ValueError:
+        raise ConfigError(
+            "DATA_ENCRYPTION_KEY must be one or more Fernet keys, comma-separated, the newest first "
+            f"(make one with: {NEW_KEY_COMMAND})"
+        ) from None
+    if is_production and DEVELOPMENT_DATA_ENCRYPTION_KEY in keys:
+        raise ConfigError("DATA_ENCRYPTION_KEY must not be the development key in production")
+    return keys
 
 
 def default_sqlite_url() -> str:
@@ -46,6 +72,8 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
             '(for example: python -c "import secrets; print(secrets.token_hex(32))")'
         )
 
+    data_keys = _data_encryption_keys(env.get("DATA_ENCRYPTION_KEY", ""), is_production)
+
     log_format = env.get("LOG_FORMAT", "text" if portal_env == "development" else "json").strip().lower()
     if log_format not in {"json", "text"}:
         raise ConfigError(f"LOG_FORMAT must be json or text, not {log_format!r}")
@@ -53,6 +81,8 @@ def load_config(env: dict[str, str] | None = None, overrides: dict | None = None
     config = {
         "PORTAL_ENV": portal_env,
         "SECRET_KEY": secret_key or DEVELOPMENT_SECRET_KEY,
+        # The keys of the secrets kept encrypted in the database (the two-factor keys); the first encrypts.
+        "DATA_ENCRYPTION_KEYS": data_keys,
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or default_sqlite_url(),
         # hide_parameters: a database error's message (logged with its traceback) never carries the values sent,
         # which can be a child's name or a password hash.

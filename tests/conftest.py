@@ -9,8 +9,12 @@ import sqlite3
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 os.environ["PORTAL_ENV"] = "test"
+# A data key of this run's own (not the development one, which production refuses), so the production servers the
+# system tests start (tests/system/servers.py, with this environment) read the two-factor keys the tests stored.
+os.environ.setdefault("DATA_ENCRYPTION_KEY", Fernet.generate_key().decode())
 
 
 def _isolate_this_worker() -> None:

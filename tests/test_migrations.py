@@ -14,9 +14,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
+from portal.encryption import decrypt
 from portal.extensions import db
+from portal.models import User
 from tests.conftest import make_app
-from tests.helpers import empty_database
+from tests.helpers import TEST_TOTP_SECRET, empty_database
 
 
 @pytest.fixture
@@ -91,4 +93,33 @@ def test_migrations_keep_existing_rows_both_ways(scratch_database_url):
         with db.engine.connect() as conn:
             tokens = conn.execute(sa.text("SELECT session_token FROM users")).scalars().all()
         assert len(tokens) == 2 and len(set(tokens)) == 2 and all(len(t) >= 40 for t in tokens)
+        db.engine.dispose()
+
+
+def test_migration_0017_encrypts_the_two_factor_keys_already_stored_and_going_back_decrypts_them(scratch_database_url):
+    app = make_app(scratch_database_url)
+    with app.app_context():
+        upgrade(revision="0016")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO council_services (id, name) VALUES (1, 'SEND')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (email, name, role, active, service_id, created_at, totp_secret, version) "
+                    "VALUES ('a@example.org', 'A', 'officer', true, 1, CURRENT_TIMESTAMP, :key, 1), "
+                    "('b@example.org', 'B', 'officer', true, 1, CURRENT_TIMESTAMP, NULL, 1)"
+                ),
+                {"key": TEST_TOTP_SECRET},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = dict(conn.execute(sa.text("SELECT email, totp_secret FROM users")).all())
+        assert stored["b@example.org"] is None
+        assert TEST_TOTP_SECRET not in stored["a@example.org"] and decrypt(stored["a@example.org"]) == TEST_TOTP_SECRET
+        assert db.session.scalar(sa.select(User.totp_secret).where(User.email == "a@example.org")) == TEST_TOTP_SECRET
+
+        db.session.remove()
+        downgrade(revision="0016")
+        with db.engine.connect() as conn:
+            stored = dict(conn.execute(sa.text("SELECT email, totp_secret FROM users")).all())
+        assert stored == {"a@example.org": TEST_TOTP_SECRET, "b@example.org": None}
         db.engine.dispose()

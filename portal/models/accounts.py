@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.encryption import EncryptedString
 from portal.models.base import Base, UTCDateTime, str_enum, utcnow
 from portal.models.providers import Provider
 
@@ -62,8 +63,9 @@ class User(Base):
     provider_id: Mapped[int | None] = mapped_column(sa.ForeignKey("providers.id"), index=True)
     # A provider's first user looks after its colleagues' accounts (invites them).
     manages_colleagues: Mapped[bool] = mapped_column(default=False)
-    # Two-factor authentication (TOTP, RFC 6238). The last time step used stops a code being replayed.
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # Two-factor authentication (TOTP, RFC 6238). The last time step used stops a code being replayed. The key is
+    # stored encrypted (portal.encryption): a copy of the database alone cannot mint codes.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedString(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_timestep: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

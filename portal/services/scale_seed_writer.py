@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from portal.encryption import EncryptedString, encrypt
 from portal.models import Base
 
 # Tables written with COPY may not hold a JSON column as a dict: psycopg has no text dumper for it.
@@ -103,14 +104,19 @@ class BulkWriter:
 
     def _write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
         if self.postgresql:
-            json_at = [i for i, name in enumerate(columns) if isinstance(self.tables[table].c[name].type, _JSON_TYPES)]
+            types = [self.tables[table].c[name].type for name in columns]
+            json_at = [i for i, kind in enumerate(types) if isinstance(kind, _JSON_TYPES)]
+            # COPY bypasses the column types, so a secret is encrypted here as EncryptedString would.
+            encrypted_at = [i for i, kind in enumerate(types) if isinstance(kind, EncryptedString)]
             cursor = self.connection.connection.driver_connection.cursor()
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
-                    if json_at:
+                    if json_at or encrypted_at:
                         row = list(row)
                         for i in json_at:
                             row[i] = json.dumps(row[i])
+                        for i in encrypted_at:
+                            row[i] = None if row[i] is None else encrypt(row[i])
                     copy.write_row(row)
             cursor.close()
         else:

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from portal.config import ConfigError, load_config
+from portal.config import DEVELOPMENT_DATA_ENCRYPTION_KEY, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
+# Fixed, so the parameters below have the same ids in every xdist worker.
+NEW_KEY, OLD_KEY = "vTkb2rGSixkhsqa5z2mP-3-Tst1j0pZwu_v4NF36unk=", "KZiBFxUmCxEN1G_M0PhKksy-m3fiRP_CuVPZ5j_ZkLE="
 
 
 def test_development_defaults_to_a_sqlite_file_under_instance():
@@ -34,6 +36,7 @@ def test_production_settings():
         {
             "PORTAL_ENV": "production",
             "SECRET_KEY": "k" * 40,
+            "DATA_ENCRYPTION_KEY": f"{NEW_KEY}, {OLD_KEY}",
             "DATABASE_URL": "postgresql://app@db/portal",
             "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
             "MAIL_SERVER": "smtp.council.example",
@@ -47,6 +50,27 @@ def test_production_settings():
     assert config["HSTS_ENABLED"] is True
     assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
     assert (config["MAIL_SERVER"], config["MAIL_PORT"]) == ("smtp.council.example", 587)
+    assert config["DATA_ENCRYPTION_KEYS"] == [NEW_KEY, OLD_KEY]  # the first encrypts
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "DATA_ENCRYPTION_KEY must be set in production"),
+        ("not-a-key", "must be one or more Fernet keys"),
+        (f"{NEW_KEY},abc", "must be one or more Fernet keys"),
+        (DEVELOPMENT_DATA_ENCRYPTION_KEY, "must not be the development key"),
+        (f"{NEW_KEY},{DEVELOPMENT_DATA_ENCRYPTION_KEY}", "must not be the development key"),
+    ],
+)
+def test_production_needs_a_data_encryption_key_of_its_own(key, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config({"PORTAL_ENV": "production", "SECRET_KEY": "k" * 40, "DATA_ENCRYPTION_KEY": key})
+
+
+def test_development_and_tests_use_the_development_data_key_unless_given_one():
+    assert load_config({"PORTAL_ENV": "development"})["DATA_ENCRYPTION_KEYS"] == [DEVELOPMENT_DATA_ENCRYPTION_KEY]
+    assert load_config({"PORTAL_ENV": "test", "DATA_ENCRYPTION_KEY": NEW_KEY})["DATA_ENCRYPTION_KEYS"] == [NEW_KEY]
 
 
 def test_unknown_environment_is_refused():
