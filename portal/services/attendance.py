@@ -212,30 +212,32 @@ def _upsert_marks(placement_id: int, by: User, codes: dict[tuple[date, str], str
 
 
 def _write_if_unchanged(placement_id: int, by: User, day: date, session: str, code: str, seen: str, now: datetime):
-    """Write the mark only if the session still holds ``seen`` (the code the page showed, "" for none). One
-    conditional statement, so of two saves made from pages showing the same mark only the first is written.
-    False if the session holds another mark now."""
+    """Write the mark only if the session still holds ``seen`` (the code the page showed, "" for none), with
+    conditional statements, so of two saves made from pages showing the same mark only the first is written. False
+    if the session holds another mark now."""
     row = _row(placement_id, by, day, session, code, now)
-    if not seen:
-        statement = (
-            _insert(AttendanceMark)
-            .values(row)
-            .on_conflict_do_nothing(index_elements=["placement_id", "day", "session"])
-            .returning(AttendanceMark.id)
+    if seen:
+        updated = db.session.execute(
+            sa.update(AttendanceMark)
+            .where(
+                AttendanceMark.placement_id == placement_id,
+                AttendanceMark.day == day,
+                AttendanceMark.session == session,
+                AttendanceMark.code == seen,
+            )
+            .values({key: row[key] for key in ("code", "recorded_by_id", "recorded_at", "recorded_same_day")})
+            .execution_options(synchronize_session=False)
         )
-        return db.session.execute(statement).first() is not None
-    statement = (
-        sa.update(AttendanceMark)
-        .where(
-            AttendanceMark.placement_id == placement_id,
-            AttendanceMark.day == day,
-            AttendanceMark.session == session,
-            AttendanceMark.code == seen,
-        )
-        .values({key: row[key] for key in ("code", "recorded_by_id", "recorded_at", "recorded_same_day")})
-        .execution_options(synchronize_session=False)
+        if updated.rowcount == 1:
+            return True
+    # No mark was shown, or the one shown is not there: write only where there is still no mark at all.
+    inserted = db.session.execute(
+        _insert(AttendanceMark)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["placement_id", "day", "session"])
+        .returning(AttendanceMark.id)
     )
-    return db.session.execute(statement).rowcount == 1
+    return inserted.first() is not None
 
 
 class StaleMarks(FieldErrors):

@@ -395,6 +395,14 @@ def test_a_cell_marked_otherwise_since_is_refused_409_in_the_cell_with_the_mark_
     assert _marks(app, setting["placement"]) == {(MONDAY, "am"): "M"}
 
 
+def test_a_page_that_says_it_showed_a_mark_that_is_not_there_overwrites_nothing_and_saves(app, setting):
+    client = _client(app, setting["provider"])
+    data = {"csrf_token": csrf_token(client), "day": "2027-01-11", "session": "am", "code-2027-01-11-am": "/"}
+    response = client.post(setting["url"] + "/cell", data={**data, "seen-code-2027-01-11-am": "Z" * 300}, headers=HTMX)
+    assert response.status_code == 200 and "Saved" in _text(response)
+    assert _marks(app, setting["placement"]) == {(MONDAY, "am"): "/"}
+
+
 def test_ten_people_saving_one_empty_session_at_once_write_one_mark(app, setting):
     """Ten windows showing Monday morning empty, each choosing a code and saving at the same moment (threads; on
     PostgreSQL the losers' inserts wait on the winner's row): one mark is written, nine are told whose stands."""
