@@ -46,6 +46,8 @@ class Events:
     ACCESS_REFUSED = "access refused"
     # A manager asked for an email the outbox had given up to be sent again (portal.services.outbox.try_again).
     EMAIL_TRIED_AGAIN = "undelivered email tried again"
+    # ... or every given-up email at once (portal.services.outbox.try_all_again), after a fault of the mail setup.
+    EMAILS_ALL_TRIED_AGAIN = "undelivered emails all tried again"
     # Joining the DPS.
     PROVIDER_REGISTERED = "provider registered"
     # Someone tried to register with an address that has an account: nothing is made, the page looks the same.

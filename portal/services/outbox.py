@@ -365,3 +365,18 @@ def try_again(by: User, message_id: int, *, now: datetime, ip: str | None) -> Ou
         error=error,
     )
     return message
+
+
+def try_all_again(by: User, *, now: datetime, ip: str | None) -> int:
+    """Every given-up message tried again at once, as try_again does one: for when a fault of the portal's own mail
+    setup (a refused login or relay answers 5xx to every message) gave many up. One conditional UPDATE, so a message
+    sent or tried again meanwhile is left alone; audited with how many. Returns how many; the route commits."""
+    changed = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(_is_undelivered())
+        .values(failed_at=None, next_attempt_at=now, attempts=0, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        audit.record(Events.EMAILS_ALL_TRIED_AGAIN, actor=by, ip=ip, count=changed)
+    return changed

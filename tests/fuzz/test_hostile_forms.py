@@ -42,6 +42,7 @@ NOT_REACHED_SIGNED_IN = {
     "provider.remove_site": f"{IN_STATES}: on the sites page",
     "provider.reconfirm": f"{IN_STATES}: no successor arrangement in the demo",
     "manager.try_again_mail": f"{IN_STATES}: no email given up in the demo (no mail is sent in it)",
+    "manager.try_all_again_mail": f"{IN_STATES}: no email given up in the demo (no mail is sent in it)",
 }
 
 

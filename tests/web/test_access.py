@@ -119,6 +119,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     # are listed, with their addresses and subjects).
     "manager.undelivered_mail": frozenset({MANAGER}),
     "manager.try_again_mail": frozenset({MANAGER}),
+    "manager.try_all_again_mail": frozenset({MANAGER}),
     "manager.oversight": frozenset({MANAGER}),
     "manager.oversight_csv": frozenset({MANAGER}),
     # OCDS award notices of a quarter's call-off awards: the manager only.

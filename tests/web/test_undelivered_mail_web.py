@@ -197,6 +197,41 @@ def test_a_stale_try_again_says_why_and_changes_nothing(app, fetch, manager_clie
         assert len(events) == 1  # only the try that changed something
 
 
+def test_try_all_again_resets_every_given_up_email_in_one_press_and_the_next_run_sends_them(
+    app, fetch, manager_client, smtp_server
+):
+    """A relay that refused every message (a fault of the mail setup, not of the addresses) gave many up."""
+    given_up = _give_up(app, smtp_server, *(f"relay{n}@school.example" for n in range(3)))
+    [waiting] = _queue(app, "waiting@council.example")
+    smtp_server.handler.refuse.clear()  # the relay is put right
+    assert "Try all 3 emails again" in _text(manager_client.get(PAGE))
+
+    response = manager_client.post(f"{PAGE}/try-again", data={"csrf_token": csrf_token(manager_client, PAGE)})
+
+    assert response.status_code == 302 and response.headers["Location"] == PAGE
+    page = _text(manager_client.get(PAGE))
+    assert "3 emails will be sent again the next time the outbox runs." in page
+    assert "Every email has been delivered" in page
+    for message_id in given_up:
+        row = fetch(OutboxMessage, message_id)
+        assert row.failed_at is None and row.attempts == 0 and row.sent_at is None
+    assert fetch(OutboxMessage, waiting).attempts == 0  # waiting all along: untouched
+    with app.app_context():
+        [event] = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.event == Events.EMAILS_ALL_TRIED_AGAIN)
+        ).all()
+        assert event.actor_id == manager_client.manager.id and event.details == {"count": 3}
+    assert _send_all(app, smtp_server).sent == 4
+
+    # Nothing left to try: said so, and not audited.
+    manager_client.post(f"{PAGE}/try-again", data={"csrf_token": csrf_token(manager_client, PAGE)})
+    assert "There was no undelivered email to try again." in _text(manager_client.get(PAGE))
+    with app.app_context():
+        assert (
+            db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.event == Events.EMAILS_ALL_TRIED_AGAIN)) == 1
+        )
+
+
 def test_try_again_of_an_email_that_does_not_exist_is_404(manager_client):
     assert _try_again(manager_client, 999_999).status_code == 404
 

@@ -56,3 +56,17 @@ def try_again_mail(message_id: int):
             flash(f"The email to {message.to_address} will be sent again the next time the outbox runs.", "success")
     page = _page_number()
     return redirect(url_for("manager.undelivered_mail", page=page if page > 1 else None))
+
+
+@bp.post("/mail/undelivered/try-again")
+@roles(Role.MANAGER)
+def try_all_again_mail():
+    if ActionForm().validate_on_submit():
+        count = outbox.try_all_again(current_user, now=clock.now(), ip=client_ip())
+        db.session.commit()
+        if count:
+            emails = f"{count} email{'s' if count != 1 else ''}"
+            flash(f"{emails} will be sent again the next time the outbox runs.", "success")
+        else:
+            flash("There was no undelivered email to try again.", "info")
+    return redirect(url_for("manager.undelivered_mail"))
