@@ -41,7 +41,7 @@ def seed_demo_command(force: bool, small: bool) -> None:
         click.echo(f"  {sign_in.role.value:<9} {sign_in.email:<38} {sign_in.organisation}")
     click.echo(
         f"Managers and providers also need a two-factor code: add the key {demo.DEMO_TOTP_SECRET} to an "
-        "authenticator app, or run: .venv/bin/flask --app wsgi seed code"
+        "authenticator app, or run: PORTAL_ENV=development .venv/bin/flask --app wsgi seed code"
     )
 
 
