@@ -202,19 +202,52 @@ def attendance_alerts_command() -> None:
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 
 
+def _anchors(_context, _parameter, values: tuple[str, ...]):
+    from portal.services import audit_chain
+
+    try:
+        return [audit_chain.parse_anchor(value) for value in values]
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @audit_cli.command("verify")
-def audit_verify_command() -> None:
-    """Check the audit trail's hash chain: print "Audit chain intact: N events" (exit 0), or the first broken link
-    (exit 1)."""
+@click.option(
+    "--anchor", "anchors", multiple=True, callback=_anchors, metavar="SEQ:HASH",
+    help="An anchor printed earlier by flask audit anchor: the event at SEQ must still have HASH. Repeatable.",
+)  # fmt: skip
+def audit_verify_command(anchors) -> None:
+    """Check the audit trail's hash chain, and any anchors given: print "Audit chain intact: N events" (exit 0), or
+    the first broken link or rewritten anchor (exit 1)."""
     from portal.services import audit_chain
 
     result = audit_chain.verify()
+    problems = [problem for anchor in anchors if (problem := audit_chain.check_anchor(anchor))] if result.intact else []
     db.session.rollback()
-    if result.intact:
-        click.echo(result.message)
+    if not result.intact:
+        click.echo(result.message, err=True)
+        sys.exit(1)
+    if problems:
+        for problem in problems:
+            click.echo(f"Audit chain rewritten: {problem}", err=True)
+        sys.exit(1)
+    held = f", and {len(anchors)} anchor{'s' if len(anchors) != 1 else ''} held" if anchors else ""
+    click.echo(result.message + held)
+
+
+@audit_cli.command("anchor")
+def audit_anchor_command() -> None:
+    """Print the chain's head as "audit anchor SEQ:HASH at TIME", to be kept away from the database (a log shipped
+    elsewhere, an email) and given back to flask audit verify --anchor."""
+    from portal import clock
+    from portal.services import audit_chain
+
+    anchor = audit_chain.take_anchor()
+    db.session.rollback()
+    if anchor is None:
+        click.echo("The audit trail is empty: there is nothing to anchor yet")
         return
-    click.echo(result.message, err=True)
-    sys.exit(1)
+    click.echo(f"audit anchor {anchor} at {clock.now().isoformat(timespec='seconds')}")
 
 
 forms_cli = AppGroup("forms", help="The single-use tokens of the forms that create something.")

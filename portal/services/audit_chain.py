@@ -12,13 +12,17 @@ row lock held to the commit; SQLite: the database's one write lock), so two tran
 fork the chain. Two statements per flush that adds events: that UPDATE, and the UPDATE that stores the new last hash.
 
 Nothing here is secret: the chain proves that the table was not edited behind the portal's back by someone who did
-not also recompute every later hash and the head; it is evidence, not a signature.
+not also recompute every later hash and the head; it is evidence, not a signature. An anchor closes that gap: the
+head's seq and hash (``take_anchor``, printed daily by ``flask audit anchor`` into a log kept away from the
+database), checked later by ``check_anchor`` (``flask audit verify --anchor``). A chain rewritten from an event at
+or before the anchor no longer has the anchor's hash at its seq.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -361,3 +365,55 @@ def verify(connection: sa.Connection | None = None) -> Verification:
             kind="inserted", seq=beyond.seq, event_id=beyond.id,
         )  # fmt: skip
     return Verification(True, count)
+
+
+# --- Anchors ------------------------------------------------------------------------------------------------------
+
+_ANCHOR = re.compile(r"(\d+):([0-9a-f]{64})")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The chain's head at one moment, as ``seq:hash``."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def parse_anchor(text: str) -> Anchor:
+    """``seq:hash`` as ``flask audit anchor`` prints it; ValueError for anything else."""
+    match = _ANCHOR.fullmatch(text.strip())
+    if match is None:
+        raise ValueError("an anchor is the event's seq, a colon and its 64-character SHA-256 in hex")
+    return Anchor(int(match.group(1)), match.group(2))
+
+
+def take_anchor(connection: sa.Connection | None = None) -> Anchor | None:
+    """The head as it is now (None while the trail is empty)."""
+    if connection is None:
+        from portal.extensions import db
+
+        connection = db.session.connection()
+    head = _read_head(connection)
+    return Anchor(head.seq, head.hash) if head is not None and head.seq else None
+
+
+def check_anchor(anchor: Anchor, connection: sa.Connection | None = None) -> str | None:
+    """What is wrong with the chain against an anchor taken earlier (None if the event at its seq still has its
+    hash). Run after ``verify``: an intact chain that fails this was rewritten, every hash recomputed."""
+    if connection is None:
+        from portal.extensions import db
+
+        connection = db.session.connection()
+    found = connection.execute(sa.select(_events.c.hash).where(_events.c.seq == anchor.seq)).scalar()
+    if found is None:
+        return f"event seq {anchor.seq} of the anchor {anchor} is not in the trail: the chain was cut or rewritten"
+    if found != anchor.hash:
+        return (
+            f"event seq {anchor.seq} has the hash {found}, not the anchor's {anchor.hash}: the chain was rewritten "
+            "up to there"
+        )
+    return None
