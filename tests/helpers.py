@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pyotp
 import sqlalchemy as sa
@@ -18,6 +21,7 @@ CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 DEFAULT_PASSWORD = "correct horse battery staple"
 # The two-factor secret of factory providers and managers (officers have none unless a test gives them one).
 TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+T = TypeVar("T")
 
 
 @dataclass
@@ -139,3 +143,26 @@ def empty_database(suite_url: str, suffix: str, folder):
         yield scratch
     finally:
         drop_postgresql_database(scratch)
+
+
+def all_at_once(count: int, action: Callable[[int], T], timeout: float = 120) -> list[T]:
+    """Run ``action(0)`` … ``action(count - 1)`` in as many threads released together by a barrier, and return their
+    results in that order. Fails with the threads' exceptions, which would otherwise vanish."""
+    start = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            start.wait(timeout=30)
+            results[n] = action(n)
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not errors, errors
+    return results

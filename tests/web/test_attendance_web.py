@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from portal.models import AttendanceAlert, AttendanceMark, PlacementStatus, Role
 from tests.factories import make_lot, make_user
 from tests.factories_calloff import make_child
 from tests.factories_placements import PLACEMENT_START, awarded_referral, make_placement, placed
-from tests.helpers import count_queries, csrf_token, start_session
+from tests.helpers import all_at_once, count_queries, csrf_token, start_session
 
 MONDAY = PLACEMENT_START  # 11 January 2027
 TUESDAY = MONDAY + timedelta(days=1)
@@ -409,24 +408,12 @@ def test_ten_people_saving_one_empty_session_at_once_write_one_mark(app, setting
     clients = [_client(app, setting["provider"]) for _ in range(SENDS)]
     forms = [_week_form(client, setting) for client in clients]
     codes = ["/", "L", "I", "M", "O", "N", "C", "E", "R", "B"][:SENDS]
-    start = threading.Barrier(SENDS)
-    responses: list = [None] * SENDS
-    errors: list = []
 
-    def save(n: int) -> None:
-        try:
-            start.wait(timeout=30)
-            data = {**forms[n], "day": "2027-01-11", "session": "am", "code-2027-01-11-am": codes[n]}
-            responses[n] = clients[n].post(setting["url"] + "/cell", data=data, headers=HTMX)
-        except Exception as error:  # surfaced below: a thread's exception would otherwise vanish
-            errors.append(error)
+    def save(n: int):
+        data = {**forms[n], "day": "2027-01-11", "session": "am", "code-2027-01-11-am": codes[n]}
+        return clients[n].post(setting["url"] + "/cell", data=data, headers=HTMX)
 
-    threads = [threading.Thread(target=save, args=(n,)) for n in range(SENDS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    responses = all_at_once(SENDS, save)
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [200] + [409] * (SENDS - 1), statuses
     [stands] = _marks(app, setting["placement"]).values()

@@ -5,7 +5,6 @@ every other send is told the form was already sent and goes to that draft. Runs 
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +16,7 @@ from portal.models import AuditEvent, Child, FormSubmission, Referral
 from portal.services.audit import Events
 from portal.submissions import ALREADY_SENT, TOKEN_FIELD
 from tests.factories import make_user
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import all_at_once, csrf_token, sign_in
 from tests.web.test_double_submit import _child_form, drawn_form
 
 SENDS = 10
@@ -45,23 +44,7 @@ def test_ten_sends_of_one_form_at_once_make_one_referral(app):
     action, hidden = drawn_form(clients[0], "/officer/referrals/new")
     forms = [{**hidden, "csrf_token": csrf_token(client), **_child_form()} for client in clients]
 
-    start = threading.Barrier(SENDS)
-    responses: list = [None] * SENDS
-    errors: list = []
-
-    def press(n: int) -> None:
-        try:
-            start.wait(timeout=30)
-            responses[n] = clients[n].post(action, data=forms[n])
-        except Exception as error:  # surfaced below: a thread's exception would otherwise vanish
-            errors.append(error)
-
-    threads = [threading.Thread(target=press, args=(n,)) for n in range(SENDS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    responses = all_at_once(SENDS, lambda n: clients[n].post(action, data=forms[n]))
 
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [302] + [303] * (SENDS - 1), statuses
