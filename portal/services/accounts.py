@@ -103,13 +103,14 @@ def _provider_has_users(provider: Provider) -> bool:
     return db.session.scalar(sa.select(sa.exists().where(User.provider_id == provider.id)))
 
 
-def check_credentials(email: str, password: str, *, ip: str | None) -> User | None:
-    """The user these credentials belong to, or None. Raises AccountLocked while the address is locked.
+def check_credentials(email: str, password: str, *, ip: str | None, device: str | None = None) -> User | None:
+    """The user these credentials belong to, or None. Raises AccountLocked while the address is locked (on the known
+    ``device``, if the browser is one: see portal.devices).
 
     Unknown email, wrong password and inactive account look alike, take alike, and count towards the lockout alike.
     """
     email = email.strip().lower()
-    if lockout.locked_until(email) is not None:
+    if lockout.locked_until(email, device) is not None:
         verify_password(None, password)  # same work as a real check, so timing does not tell
         audit.record(Events.SIGN_IN_FAILED, actor_label=email, ip=ip, reason="locked")
         db.session.commit()
@@ -122,24 +123,31 @@ def check_credentials(email: str, password: str, *, ip: str | None) -> User | No
             user.password_hash = hash_password(password)
         db.session.commit()
         return user
-    record_failed_attempt(email, user, ip=ip, reason="wrong password" if user and user.active else "unknown or inactive")
+    reason = "wrong password" if user and user.active else "unknown or inactive"
+    record_failed_attempt(email, user, ip=ip, reason=reason, device=device)
     return None
 
 
-def record_failed_attempt(email: str, user: User | None, *, ip: str | None, reason: str) -> None:
-    """A wrong password or two-factor code: audit it and count it towards the lockout; raise if it locked."""
+def record_failed_attempt(
+    email: str, user: User | None, *, ip: str | None, reason: str, device: str | None = None
+) -> None:
+    """A wrong password or two-factor code: audit it and count it towards the lockout (the known ``device``'s count,
+    if any); raise if it locked."""
     audit.record(Events.SIGN_IN_FAILED, actor=user, actor_label=email, ip=ip, reason=reason)
     db.session.commit()
-    if lockout.record_failure(email):
+    if lockout.record_failure(email, device):
         audit.record(Events.ACCOUNT_LOCKED, actor=user, actor_label=email, ip=ip, subject=user)
         db.session.commit()
         raise AccountLocked()
 
 
-def complete_sign_in(user: User, *, ip: str | None, user_agent: str | None, method: str) -> UserSession:
-    """Every factor has been checked: start a server-side session. Commits."""
+def complete_sign_in(
+    user: User, *, ip: str | None, user_agent: str | None, method: str, device: str | None = None
+) -> UserSession:
+    """Every factor has been checked: start a server-side session, and forget the failures counted for the address
+    (and for the known ``device``). Commits."""
     session = sessions.start_session(user, ip=ip, user_agent=user_agent)
-    lockout.clear_failures(user.email)
+    lockout.clear_failures(user.email, device)
     audit.record(Events.SIGN_IN_SUCCEEDED, actor=user, ip=ip, method=method)
     db.session.commit()
     return session

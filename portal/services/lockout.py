@@ -2,6 +2,9 @@
 
 Failures are counted per email address whether or not an account has it, so an unknown email is answered exactly
 like a known one. The count is one atomic upsert, so concurrent attempts are all counted.
+
+A known device (portal.devices: a browser where the person has signed in fully before) has a count of its own for
+the address, so a stranger who locks the address by guessing does not lock its owner out of their own browser.
 """
 
 from __future__ import annotations
@@ -25,16 +28,24 @@ def email_key(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-def locked_until(email: str) -> datetime | None:
-    row = db.session.get(SignInFailures, email_key(email), populate_existing=True)
+def failure_key(email: str, device: str | None = None) -> str:
+    """The row that counts the failures: the address's, or that of the address on one known device."""
+    if device is None:
+        return email_key(email)
+    return hashlib.sha256(f"{email.strip().lower()}\n{device}".encode()).hexdigest()
+
+
+def locked_until(email: str, device: str | None = None) -> datetime | None:
+    row = db.session.get(SignInFailures, failure_key(email, device), populate_existing=True)
     if row is None or row.locked_until is None or row.locked_until <= utcnow():
         return None
     return row.locked_until
 
 
-def record_failure(email: str) -> bool:
-    """Count a failed sign-in; commit; return True if this failure locked the address."""
-    key, now = email_key(email), utcnow()
+def record_failure(email: str, device: str | None = None) -> bool:
+    """Count a failed sign-in (on the known ``device``'s count, if any); commit; return True if this failure locked
+    the address (for that device only, if any)."""
+    key, now = failure_key(email, device), utcnow()
     window_over = SignInFailures.window_started_at < now - WINDOW
     # While locked, attempts are refused before they get here; any that race past are not counted.
     locked_now = sa.and_(SignInFailures.locked_until.is_not(None), SignInFailures.locked_until > now)
@@ -70,6 +81,8 @@ def record_failure(email: str) -> bool:
     return locked
 
 
-def clear_failures(email: str) -> None:
-    """A successful sign-in forgets earlier failures. The caller commits."""
-    db.session.execute(sa.delete(SignInFailures).where(SignInFailures.email_key == email_key(email)))
+def clear_failures(email: str, device: str | None = None) -> None:
+    """A successful sign-in forgets earlier failures: the address's, and the device's it was made on. The caller
+    commits."""
+    keys = {email_key(email), failure_key(email, device)}
+    db.session.execute(sa.delete(SignInFailures).where(SignInFailures.email_key.in_(keys)))

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from portal import devices
 from portal.access import ALL_ROLES, public, role_home_endpoint, roles
 from portal.blueprints.auth.forms import ActionForm, ContinueForm, SetUpTwoFactorForm, SignInForm, TwoFactorForm
 from portal.extensions import limiter
@@ -38,12 +39,15 @@ def _safe_next(target: str | None) -> str | None:
 def _finish_sign_in(user: User, method: str, message: str | None = None):
     """Every factor checked: a new session (nothing from before survives), then the page they wanted or home."""
     next_url = session.get(NEXT_KEY)
-    accounts.complete_sign_in(user, ip=client_ip(), user_agent=user_agent(), method=method)
+    device = devices.device_for(user.email)
+    accounts.complete_sign_in(user, ip=client_ip(), user_agent=user_agent(), method=method, device=device)
     session.clear()
     login_user(user)
     if message:
         flash(message, "info")
-    return redirect(next_url or url_for(role_home_endpoint(user.role)))
+    response = redirect(next_url or url_for(role_home_endpoint(user.role)))
+    devices.remember(response, user.email)
+    return response
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -55,7 +59,9 @@ def login():
     form = SignInForm()
     if form.validate_on_submit():
         try:
-            user = accounts.check_credentials(form.email.data, form.password.data, ip=client_ip())
+            user = accounts.check_credentials(
+                form.email.data, form.password.data, ip=client_ip(), device=devices.device_for(form.email.data)
+            )
         except DomainError as error:
             form.email.errors.append(error.message)
             return render_template("auth/sign_in.html", form=form)
@@ -96,7 +102,9 @@ def two_factor_code():
             )
             return _finish_sign_in(user, method="recovery code", message=message)
         try:
-            accounts.record_failed_attempt(user.email, user, ip=client_ip(), reason="wrong two-factor code")
+            accounts.record_failed_attempt(
+                user.email, user, ip=client_ip(), reason="wrong two-factor code", device=devices.device_for(user.email)
+            )
         except DomainError as error:
             clear_pending()
             flash(error.message, "info")
