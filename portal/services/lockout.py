@@ -82,7 +82,7 @@ def record_failure(email: str, device: str | None = None) -> bool:
 
 
 def clear_failures(email: str, device: str | None = None) -> None:
-    """A successful sign-in forgets earlier failures: the address's, and the device's it was made on. The caller
-    commits."""
-    keys = {email_key(email), failure_key(email, device)}
-    db.session.execute(sa.delete(SignInFailures).where(SignInFailures.email_key.in_(keys)))
+    """A successful sign-in forgets the failures counted where it was made: on its known device, or else for the
+    address. So the owner signing in on their own browser does not give a stranger's guesses a fresh count. The
+    caller commits."""
+    db.session.execute(sa.delete(SignInFailures).where(SignInFailures.email_key == failure_key(email, device)))
