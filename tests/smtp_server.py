@@ -39,7 +39,16 @@ class Collector:
     refuse: set[str] = field(default_factory=set)
     answers: dict[str, str] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)
+    # The reply to MAIL FROM when set (e.g. "553 ..." to refuse the sender for good).
+    sender_answer: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.sender_answer:
+            return self.sender_answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:

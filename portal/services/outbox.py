@@ -131,13 +131,13 @@ def _is_undelivered():
 
 def is_permanent(error: BaseException) -> bool:
     """Whether a failure to send a message means it can never be sent: the server answered about this message with a
-    5xx code (every refused recipient's, for a refusal of recipients), or the message cannot be written as an email
-    (ValueError: a header it cannot carry), which no later try changes. A 4xx answer, a broken connection or a
-    timeout is temporary."""
+    5xx code (every refused recipient's, for a refusal of recipients, or the content's), or the message cannot be
+    written as an email (ValueError: a header it cannot carry), which no later try changes. A 4xx answer, a broken
+    connection or a timeout is temporary; a refused sender is the setup's fault and ends the run (_Connection.send)."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         return bool(codes) and all(_is_5xx(code) for code in codes)
-    if isinstance(error, (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)):
+    if isinstance(error, smtplib.SMTPDataError):
         return _is_5xx(error.smtp_code)
     return isinstance(error, ValueError)
 
@@ -201,7 +201,12 @@ class _Connection:
             self.smtp = self._open()
         try:
             self.smtp.send_message(email)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
+        except smtplib.SMTPSenderRefused as error:
+            # Our own MAIL_FROM refused: a fault of the setup, the same for every message, not of this one. Like an
+            # unreachable server it ends the run and gives nothing up.
+            self.close()
+            raise _Unreachable(error) from error
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
             # The server answered about this message; the connection is still good, unless the answer was 421
             # (closing), after which smtplib has closed it: the next message opens a new one.
             if self.smtp.sock is None:

@@ -121,6 +121,23 @@ def test_an_unreachable_server_ends_the_run_and_leaves_the_other_messages_untouc
     assert [fetch(OutboxMessage, i).attempts for i in others] == [0, 0]
 
 
+def test_a_refused_sender_ends_the_run_gives_nothing_up_and_all_go_once_it_is_put_right(app, fetch, smtp_server):
+    """MAIL_FROM refused for good (553) is our setup's fault: were it counted against each message, one run would give
+    up every message it tried."""
+    first, *others = queue(app, 3)
+    smtp_server.handler.sender_answer = "553 5.7.1 Sender address rejected: not owned by user"
+
+    report = send(app, smtp_server.mail_config(app))
+
+    assert (report.sent, report.failed, report.given_up, report.waiting, report.stopped_early) == (0, 1, 0, 3, True)
+    assert fetch(OutboxMessage, first).failed_at is None and "553" in fetch(OutboxMessage, first).last_error
+    assert [fetch(OutboxMessage, i).attempts for i in others] == [0, 0]
+
+    smtp_server.handler.sender_answer = None  # MAIL_FROM put right
+    report = send(app, smtp_server.mail_config(app), now=utcnow() + outbox.retry_delay(1))
+    assert (report.sent, report.waiting) == (3, 0)
+
+
 def test_running_send_twice_never_sends_a_message_twice(app, smtp_server):
     queue(app, 3)
     config = smtp_server.mail_config(app)
@@ -386,7 +403,8 @@ def test_a_421_answer_closes_the_connection_and_the_next_message_goes_on_a_new_o
         (smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"unknown"), "b@example.org": (450, b"busy")}), False),
         (smtplib.SMTPRecipientsRefused({"a@example.org": (450, b"4.2.1 busy")}), False),
         (smtplib.SMTPRecipientsRefused({}), False),
-        (smtplib.SMTPSenderRefused(553, b"5.7.1 sender refused", "ap@example.org"), True),
+        # Our sender refused is a fault of the setup, not of the message (send_due ends the run on it).
+        (smtplib.SMTPSenderRefused(553, b"5.7.1 sender refused", "ap@example.org"), False),
         (smtplib.SMTPSenderRefused(451, b"4.3.0 try later", "ap@example.org"), False),
         (smtplib.SMTPDataError(554, b"5.6.0 message refused"), True),
         (smtplib.SMTPDataError(452, b"4.3.1 out of space"), False),
