@@ -178,6 +178,15 @@ def _insert(model):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
+def _session(placement_id: int, day: date, session: str) -> tuple:
+    """The conditions that pick one session's mark."""
+    return (
+        AttendanceMark.placement_id == placement_id,
+        AttendanceMark.day == day,
+        AttendanceMark.session == session,
+    )
+
+
 def _row(placement_id: int, by: User, day: date, session: str, code: str, now: datetime) -> dict:
     return {
         "placement_id": placement_id,
@@ -219,12 +228,7 @@ def _write_if_unchanged(placement_id: int, by: User, day: date, session: str, co
     if seen:
         updated = db.session.execute(
             sa.update(AttendanceMark)
-            .where(
-                AttendanceMark.placement_id == placement_id,
-                AttendanceMark.day == day,
-                AttendanceMark.session == session,
-                AttendanceMark.code == seen,
-            )
+            .where(*_session(placement_id, day, session), AttendanceMark.code == seen)
             .values({key: row[key] for key in ("code", "recorded_by_id", "recorded_at", "recorded_same_day")})
             .execution_options(synchronize_session=False)
         )
@@ -287,24 +291,14 @@ def _mark_view(placement_id: int, day: date, session: str) -> MarkView:
     row = db.session.execute(
         sa.select(AttendanceMark.code, AttendanceMark.recorded_at, User.name)
         .join(User, User.id == AttendanceMark.recorded_by_id)
-        .where(
-            AttendanceMark.placement_id == placement_id,
-            AttendanceMark.day == day,
-            AttendanceMark.session == session,
-        )
+        .where(*_session(placement_id, day, session))
     ).one()
-    return MarkView(row.code, CODES[row.code].meaning if row.code in CODES else row.code, row.name, row.recorded_at)
+    return MarkView.of(row)
 
 
 def _mark(placement_id: int, day: date, session: str) -> AttendanceMark:
     return db.session.scalars(
-        sa.select(AttendanceMark)
-        .where(
-            AttendanceMark.placement_id == placement_id,
-            AttendanceMark.day == day,
-            AttendanceMark.session == session,
-        )
-        .execution_options(populate_existing=True)
+        sa.select(AttendanceMark).where(*_session(placement_id, day, session)).execution_options(populate_existing=True)
     ).one()
 
 
@@ -319,13 +313,7 @@ def record(
     if problem:
         raise DomainError(problem, field="code")
     key = (day, session)
-    before = db.session.scalar(
-        sa.select(AttendanceMark.code).where(
-            AttendanceMark.placement_id == placement.id,
-            AttendanceMark.day == day,
-            AttendanceMark.session == session,
-        )
-    )
+    before = db.session.scalar(sa.select(AttendanceMark.code).where(*_session(placement.id, day, session)))
     current = {key: before} if before is not None else {}
     written = _save(placement.id, by, {key: stored}, current, {key: seen} if seen is not None else {}, now)
     if written and stored in UNEXPLAINED:
@@ -412,6 +400,11 @@ class MarkView:
     meaning: str
     recorded_by: str
     recorded_at: datetime
+
+    @classmethod
+    def of(cls, row) -> MarkView:
+        """From a row of the mark's code and recorded_at, and the recorder's name."""
+        return cls(row.code, CODES[row.code].meaning if row.code in CODES else row.code, row.name, row.recorded_at)
 
 
 @dataclass(frozen=True)
@@ -521,12 +514,7 @@ def week(placement: Placement, week_start: date, today: date | None = None) -> W
         .join(User, User.id == AttendanceMark.recorded_by_id)
         .where(AttendanceMark.placement_id == placement.id, AttendanceMark.day.between(monday, friday))
     )
-    marks = {
-        (row.day, row.session): MarkView(
-            row.code, CODES[row.code].meaning if row.code in CODES else row.code, row.name, row.recorded_at
-        )
-        for row in rows
-    }
+    marks = {(row.day, row.session): MarkView.of(row) for row in rows}
     calendar = term_calendar(monday, friday)
     ended_on = placement.ended_on
     days = []

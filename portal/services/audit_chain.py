@@ -280,6 +280,15 @@ def _walk(connection: sa.Connection, up_to: int) -> Iterator:
         last = batch[-1].seq
 
 
+def _or_the_sessions(connection: sa.Connection | None) -> sa.Connection:
+    """The connection given, or the request's session's (imported here: the app's db is not needed to chain)."""
+    if connection is not None:
+        return connection
+    from portal.extensions import db
+
+    return db.session.connection()
+
+
 def _read_head(connection: sa.Connection):
     return connection.execute(sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == HEAD_ID)).first()
 
@@ -289,10 +298,7 @@ def verify(connection: sa.Connection | None = None) -> Verification:
     does not match its content), a missing row (a gap in seq, or a prev_hash that is not the previous row's hash),
     an inserted row (no seq or hash, a duplicate seq, or past the head), or a head that does not match the last row
     (events cut off the end). The head is read first, so events added while it runs are not counted against it."""
-    if connection is None:
-        from portal.extensions import db
-
-        connection = db.session.connection()
+    connection = _or_the_sessions(connection)
     head = _read_head(connection)
     if head is None:
         last = connection.execute(sa.select(sa.func.max(_events.c.seq))).scalar()
@@ -393,10 +399,7 @@ def parse_anchor(text: str) -> Anchor:
 
 def take_anchor(connection: sa.Connection | None = None) -> Anchor | None:
     """The head as it is now (None while the trail is empty)."""
-    if connection is None:
-        from portal.extensions import db
-
-        connection = db.session.connection()
+    connection = _or_the_sessions(connection)
     head = _read_head(connection)
     return Anchor(head.seq, head.hash) if head is not None and head.seq else None
 
@@ -404,10 +407,7 @@ def take_anchor(connection: sa.Connection | None = None) -> Anchor | None:
 def check_anchor(anchor: Anchor, connection: sa.Connection | None = None) -> str | None:
     """What is wrong with the chain against an anchor taken earlier (None if the event at its seq still has its
     hash). Run after ``verify``: an intact chain that fails this was rewritten, every hash recomputed."""
-    if connection is None:
-        from portal.extensions import db
-
-        connection = db.session.connection()
+    connection = _or_the_sessions(connection)
     found = connection.execute(sa.select(_events.c.hash).where(_events.c.seq == anchor.seq)).scalar()
     if found is None:
         return f"event seq {anchor.seq} of the anchor {anchor} is not in the trail: the chain was cut or rewritten"

@@ -203,7 +203,7 @@ class _Connection:
             self.smtp.send_message(email)
         except smtplib.SMTPSenderRefused as error:
             # Our own MAIL_FROM refused: a fault of the setup, the same for every message, not of this one. Like an
-            # unreachable server it ends the run and gives nothing up.
+            # unreachable server it ends the run, as a temporary failure of the message being sent.
             self.close()
             raise _Unreachable(error) from error
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
@@ -331,6 +331,17 @@ def undelivered(page: int = 1, per_page: int = PER_PAGE) -> Page:
     return paginate(statement, page=page, per_page=per_page)
 
 
+def _make_due_again(now: datetime, *where) -> int:
+    """Given-up messages (those of ``where`` too) due at once with their attempts back at 0: one conditional UPDATE,
+    so a message sent or tried again meanwhile is left alone. Returns how many."""
+    return db.session.execute(
+        sa.update(OutboxMessage)
+        .where(_is_undelivered(), *where)
+        .values(failed_at=None, next_attempt_at=now, attempts=0, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def try_again(by: User, message_id: int, *, now: datetime, ip: str | None) -> OutboxMessage:
     """A manager asks for a given-up message to be sent again: it is due at once, its attempts start again at 0, and
     the next run of the worker sends it (a permanent refusal, or any failed try once GIVE_UP_AFTER has passed since
@@ -341,13 +352,7 @@ def try_again(by: User, message_id: int, *, now: datetime, ip: str | None) -> Ou
     if message is None:
         raise NotFound("No email has that number")
     attempts, error = message.attempts, message.last_error
-    changed = db.session.execute(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, _is_undelivered())
-        .values(failed_at=None, next_attempt_at=now, attempts=0, claimed_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:
+    if _make_due_again(now, OutboxMessage.id == message_id) != 1:
         db.session.rollback()
         message = db.session.get(OutboxMessage, message_id)
         if message is None:
@@ -374,14 +379,9 @@ def try_again(by: User, message_id: int, *, now: datetime, ip: str | None) -> Ou
 
 def try_all_again(by: User, *, now: datetime, ip: str | None) -> int:
     """Every given-up message tried again at once, as try_again does one: for when a fault of the portal's own mail
-    setup (a refused login or relay answers 5xx to every message) gave many up. One conditional UPDATE, so a message
+    setup (a relay that refuses every recipient with 5xx) gave many up. One conditional UPDATE, so a message
     sent or tried again meanwhile is left alone; audited with how many. Returns how many; the route commits."""
-    changed = db.session.execute(
-        sa.update(OutboxMessage)
-        .where(_is_undelivered())
-        .values(failed_at=None, next_attempt_at=now, attempts=0, claimed_until=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    changed = _make_due_again(now)
     if changed:
         audit.record(Events.EMAILS_ALL_TRIED_AGAIN, actor=by, ip=ip, count=changed)
     return changed

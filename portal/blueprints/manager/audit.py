@@ -17,6 +17,7 @@ from wtforms.validators import Length, ValidationError
 from portal import csv_export
 from portal.access import roles
 from portal.blueprints.manager import bp
+from portal.blueprints.manager.applications import page_number
 from portal.extensions import db, htmx
 from portal.models import AuditEvent, Role
 from portal.pagination import govuk_pagination
@@ -131,10 +132,6 @@ class AuditFilterForm(FlaskForm):
             raise ValidationError("Date to must be the same as or after date from")
 
 
-def _page_number() -> int:
-    return max(1, request.args.get("page", 1, type=int))
-
-
 @bp.get("/audit", endpoint="audit")
 @roles(Role.MANAGER)
 def audit_trail():
@@ -143,7 +140,7 @@ def audit_trail():
     filters = {}
     if form.validate():
         filters = {name: request.args[name].strip() for name in FILTERS if request.args.get(name, "").strip()}
-        result = audit.search_events(**form.search_filters(), page=_page_number(), per_page=PER_PAGE)
+        result = audit.search_events(**form.search_filters(), page=page_number(), per_page=PER_PAGE)
     # Checking the chain reads every event, so it runs only when asked (a GET: it changes nothing).
     verification = audit_chain.verify() if request.args.get("verify") == "1" else None
     context = {

@@ -5,13 +5,14 @@ Registered on the manager blueprint (imported at the bottom of portal/blueprints
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal import clock
 from portal.access import roles
 from portal.blueprints.auth.forms import ActionForm
 from portal.blueprints.manager import bp
+from portal.blueprints.manager.applications import page_number
 from portal.extensions import db
 from portal.models import Role
 from portal.pagination import govuk_pagination
@@ -20,14 +21,10 @@ from portal.services.errors import IllegalTransition, NotFound
 from portal.web import client_ip
 
 
-def _page_number() -> int:
-    return max(1, request.args.get("page", 1, type=int))
-
-
 @bp.get("/mail/undelivered")
 @roles(Role.MANAGER)
 def undelivered_mail():
-    result = outbox.undelivered(page=_page_number())
+    result = outbox.undelivered(page=page_number())
     return render_template(
         "manager/undelivered_mail.html",
         result=result,
@@ -54,7 +51,7 @@ def try_again_mail(message_id: int):
         else:
             db.session.commit()
             flash(f"The email to {message.to_address} will be sent again the next time the outbox runs.", "success")
-    page = _page_number()
+    page = page_number()
     return redirect(url_for("manager.undelivered_mail", page=page if page > 1 else None))
 
 

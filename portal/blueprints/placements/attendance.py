@@ -134,8 +134,8 @@ def attendance(placement_id: int):
             name = service.field_name(day, session)
             if name in request.form:
                 codes[(day, session)] = request.form[name]
-            if service.seen_name(day, session) in request.form:
-                seen[(day, session)] = request.form[service.seen_name(day, session)]
+            if (shown := service.seen_name(day, session)) in request.form:
+                seen[(day, session)] = request.form[shown]
     try:
         count = service.save_week(placement.id, current_user, week_start, codes, now=clock.now(), seen=seen)
     except NotAllowed:
